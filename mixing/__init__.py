@@ -1,0 +1,7 @@
+"""Mixture optimisation: proxy-model swarms, regression over mixtures, the optimiser and its validation."""
+
+# Every module in this package is imported, so a new stage registers itself by existing:
+# drop a module with a @register_stage class here and configs can name it.
+from pipeline.registry import import_submodules as _import_submodules
+
+_import_submodules(__name__)

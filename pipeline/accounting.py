@@ -1,0 +1,123 @@
+"""The funnel: per-stage counts of documents and bytes in, kept, dropped by reason and failed by error."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from pipeline import schema
+from pipeline.stage import ERROR_COLUMN, REASON_COLUMN, Outcome
+
+
+class UnbalancedBooks(RuntimeError):
+    """The funnel does not add up: some document is unaccounted for. The run must fail."""
+
+
+@dataclass
+class StageCount:
+    name: str
+    docs_in: int = 0
+    kept: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    failed: Counter = field(default_factory=Counter)
+    bytes_in: int = 0
+    bytes_kept: int = 0  # input-side bytes of the kept rows
+    bytes_out: int = 0  # bytes of the kept rows after the stage (it may rewrite text)
+    bytes_dropped: int = 0
+    bytes_failed: int = 0
+    seconds: float = 0.0
+
+    def add_outcome(self, batch_in: pa.Table | None, outcome: Outcome, seconds: float, in_bytes: list[int] | None = None):
+        """Count one batch. `in_bytes` are the input rows' sizes when the caller measured them already."""
+        n_drop = outcome.dropped.num_rows if outcome.dropped is not None else 0
+        n_fail = outcome.failed.num_rows if outcome.failed is not None else 0
+        n_in = batch_in.num_rows if batch_in is not None else outcome.kept.num_rows + n_drop + n_fail
+        self.docs_in += n_in
+        self.kept += outcome.kept.num_rows
+        if outcome.dropped is not None:
+            self.dropped.update(outcome.dropped[REASON_COLUMN].to_pylist())
+        if outcome.failed is not None:
+            self.failed.update(outcome.failed[ERROR_COLUMN].to_pylist())
+        b_drop = schema.text_bytes(outcome.dropped) if outcome.dropped is not None else 0
+        b_fail = schema.text_bytes(outcome.failed) if outcome.failed is not None else 0
+        b_out = schema.text_bytes(outcome.kept)
+        if in_bytes is not None:
+            b_in = sum(in_bytes)
+        elif batch_in is not None:
+            b_in = schema.text_bytes(batch_in)
+        else:  # a reader: its input is exactly what it emitted
+            b_in = b_out + b_drop + b_fail
+        self.bytes_in += b_in
+        self.bytes_dropped += b_drop
+        self.bytes_failed += b_fail
+        self.bytes_kept += b_in - b_drop - b_fail
+        self.bytes_out += b_out
+        self.seconds += seconds
+        if self.docs_in != self.kept + sum(self.dropped.values()) + sum(self.failed.values()):
+            raise UnbalancedBooks(f"stage {self.name}: {n_in} rows in, outcome accounts for a different number")
+
+    def merge(self, other: "StageCount") -> None:
+        self.docs_in += other.docs_in
+        self.kept += other.kept
+        self.dropped.update(other.dropped)
+        self.failed.update(other.failed)
+        for f in ("bytes_in", "bytes_kept", "bytes_out", "bytes_dropped", "bytes_failed", "seconds"):
+            setattr(self, f, getattr(self, f) + getattr(other, f))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "in": self.docs_in,
+            "kept": self.kept,
+            "dropped": dict(sorted(self.dropped.items())),
+            "failed": dict(sorted(self.failed.items())),
+            "bytes_in": self.bytes_in,
+            "bytes_kept": self.bytes_kept,
+            "bytes_out": self.bytes_out,
+            "bytes_dropped": self.bytes_dropped,
+            "bytes_failed": self.bytes_failed,
+            "seconds": round(self.seconds, 4),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "StageCount":
+        c = cls(d["name"], d["in"], d["kept"], Counter(d["dropped"]), Counter(d["failed"]))
+        for f in ("bytes_in", "bytes_kept", "bytes_out", "bytes_dropped", "bytes_failed", "seconds"):
+            setattr(c, f, d.get(f, 0))
+        return c
+
+
+def merge_counts(per_unit: list[list[dict[str, Any]]], order: list[str]) -> list[StageCount]:
+    """Sum per-unit stage counts into one funnel, in pipeline order."""
+    total = {name: StageCount(name) for name in order}
+    for unit in per_unit:
+        for d in unit:
+            total.setdefault(d["name"], StageCount(d["name"])).merge(StageCount.from_dict(d))
+    return [total[name] for name in total]
+
+
+def check_funnel(stages: list[StageCount], documents: int, rejected: int, errors: int) -> list[str]:
+    """Every rule of DESIGN.md's accounting; returns the broken ones (empty means the books balance)."""
+    problems = []
+    for s in stages:
+        if s.docs_in != s.kept + sum(s.dropped.values()) + sum(s.failed.values()):
+            problems.append(f"{s.name}: in {s.docs_in} != kept {s.kept} + dropped + failed")
+        if s.bytes_in != s.bytes_kept + s.bytes_dropped + s.bytes_failed:
+            problems.append(f"{s.name}: bytes_in {s.bytes_in} != bytes kept + dropped + failed")
+    for a, b in zip(stages, stages[1:]):
+        if b.docs_in != a.kept:
+            problems.append(f"{b.name}: in {b.docs_in} != previous stage {a.name} kept {a.kept}")
+        if b.bytes_in != a.bytes_out:
+            problems.append(f"{b.name}: bytes_in {b.bytes_in} != previous stage {a.name} bytes_out {a.bytes_out}")
+    if stages and stages[-1].kept != documents:
+        problems.append(f"last stage kept {stages[-1].kept} but documents/ holds {documents} rows")
+    n_drop = sum(sum(s.dropped.values()) for s in stages)
+    n_fail = sum(sum(s.failed.values()) for s in stages)
+    if n_drop != rejected:
+        problems.append(f"stages dropped {n_drop} but rejected/ holds {rejected} rows")
+    if n_fail != errors:
+        problems.append(f"stages failed {n_fail} but errors/ holds {errors} rows")
+    return problems

@@ -1,0 +1,62 @@
+"""`winnow inspect`: print sample documents a run kept, dropped or failed."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+
+from pipeline.cli import app
+from pipeline.cli.common import console, fail
+
+
+@app.command()
+def inspect(
+    out: str = typer.Argument(..., help="A run's output directory."),
+    stage: Optional[str] = typer.Option(None, "--stage", help="Only rows dropped or failed by this stage."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="Only rows dropped for this reason (or failed with this error)."),
+    n: int = typer.Option(5, "-n", help="How many rows to print."),
+    chars: int = typer.Option(300, "--chars", help="Characters of text to show per document."),
+) -> None:
+    """Show the funnel and sample documents: kept by default, dropped/failed with --stage/--reason."""
+    import pyarrow as pa
+
+    from pipeline import storage, writers
+    from pipeline.cli.common import funnel_table
+
+    stats_path = storage.join(out, "stats.json")
+    if not storage.exists(stats_path):
+        fail(f"{out} has no stats.json: not a finished winnow run")
+    stats = json.loads(storage.read_bytes(stats_path))
+    if stage is None and reason is None:
+        console.print(funnel_table(stats))
+        folder, label = "documents", "kept"
+    else:
+        folder, label = "rejected", "dropped"
+    files = storage.list_files(storage.join(out, folder), ".parquet")
+    tables = [writers.read_parquet(f) for f in files]
+    if folder == "rejected":
+        errs = storage.list_files(storage.join(out, "errors"), ".parquet")
+        tables_err = [writers.read_parquet(f) for f in errs]
+    else:
+        tables_err = []
+    shown = 0
+    for kind, group in ((label, tables), ("failed", tables_err)):
+        for table in group:
+            for row in table.to_pylist():
+                if stage and row.get("stage") != stage:
+                    continue
+                if reason and reason not in (row.get("reason"), row.get("error")):
+                    continue
+                if shown >= n:
+                    break
+                shown += 1
+                head = {k: v for k, v in row.items() if k not in ("text", "metadata") and v is not None}
+                console.print(f"[bold]{kind}[/] {json.dumps(head, ensure_ascii=False, default=str)}", highlight=False)
+                text = row.get("text")
+                if text:
+                    console.print("  " + text[:chars].replace("\n", "\n  "), highlight=False, markup=False)
+    if shown == 0:
+        console.print(f"no {label} rows match" + (f" stage={stage}" if stage else "") + (f" reason={reason}" if reason else ""))
+    _ = pa

@@ -1,0 +1,240 @@
+"""Config loading: YAML → validated pipeline config, with `${param}` substitution and one clear message per mistake."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from pipeline.registry import READERS, STAGES
+from pipeline.stage import Stage, StageParams
+
+TOP_LEVEL_KEYS = ("inputs", "output", "params", "engine", "stages", "description")
+PARAM_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ConfigError(ValueError):
+    """A config mistake, with a message that names the key and what is allowed."""
+
+
+class EngineConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    executor: Literal["ray", "local"] = "ray"  # local: in-process, one unit at a time (debugging, tests)
+    address: str | None = None  # Ray cluster address; RAY_ADDRESS also works
+    num_cpus: int | None = None  # for an embedded Ray; default: all cores
+    object_store_memory_mb: int | None = None  # for an embedded Ray; default: Ray's
+    max_in_flight: int | None = None  # units running or queued at once (backpressure); default 2 × CPUs
+    batch_size: int = 1000  # rows per batch through the stages
+    keep_rejected_text: bool = False  # store dropped documents' text in rejected/
+    memory_budget_mb: int = 2048  # for global stages that can spill (dedup)
+    unit_timeout_s: float | None = None  # a unit taking longer fails with unit_timeout
+
+
+@dataclass
+class InputSpec:
+    path: str
+    format: str = "auto"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StageSpec:
+    name: str
+    params: StageParams
+
+    def build(self) -> Stage:
+        return STAGES[self.name](self.params)
+
+
+@dataclass
+class PipelineConfig:
+    inputs: list[InputSpec]
+    output: str
+    stages: list[StageSpec]
+    engine: EngineConfig
+    params: dict[str, Any]
+    source_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, JSON-able form: what workers rebuild the pipeline from, and what the run hash covers."""
+        return {
+            "inputs": [{"path": i.path, "format": i.format, **i.options} for i in self.inputs],
+            "output": self.output,
+            "engine": self.engine.model_dump(),
+            "stages": [{"name": s.name, **s.params.model_dump(mode="json")} for s in self.stages],
+        }
+
+    def fingerprint(self) -> str:
+        """Hash of what determines the output bytes (not where the output goes, nor how many CPUs)."""
+        d = self.to_dict()
+        d.pop("output")
+        engine = d.pop("engine")
+        d["batch_size"] = engine["batch_size"]
+        d["keep_rejected_text"] = engine["keep_rejected_text"]
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _format_validation(where: str, exc: ValidationError, model: type[BaseModel]) -> str:
+    allowed = ", ".join(model.model_fields) or "(no parameters)"
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(x) for x in err["loc"]) or "(value)"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{where}: unknown key {key!r}; allowed keys: {allowed}")
+        elif err["type"] == "missing":
+            lines.append(f"{where}: missing required key {key!r}")
+        else:
+            lines.append(f"{where}: {key}: {err['msg']} (got {err.get('input')!r})")
+    return "\n".join(lines)
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """`--set NAME=VALUE` pairs; VALUE is read as YAML, so numbers and booleans keep their type."""
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected NAME=VALUE")
+        name, value = item.split("=", 1)
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ConfigError(f"--set {item!r}: {name!r} is not a valid param name")
+        out[name] = yaml.safe_load(value) if value else ""
+    return out
+
+
+def _substitute(value: Any, params: dict[str, Any], where: str, builtins: dict[str, Any]) -> Any:
+    if isinstance(value, dict):
+        return {k: _substitute(v, params, f"{where}.{k}", builtins) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, params, f"{where}[{i}]", builtins) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def lookup(name: str) -> Any:
+        if name in params:
+            return params[name]
+        if name in builtins:
+            v = builtins[name]
+            return v() if callable(v) else v
+        known = ", ".join(sorted(set(params) | set(builtins))) or "(none)"
+        raise ConfigError(f"{where}: unknown param ${{{name}}}; defined params: {known} (add it under params: or --set)")
+
+    whole = PARAM_RE.fullmatch(value)
+    if whole:  # a lone ${x} keeps the param's type (a list stays a list)
+        return lookup(whole.group(1))
+    return PARAM_RE.sub(lambda m: str(lookup(m.group(1))), value)
+
+
+def builtin_params(config_dir: str) -> dict[str, Any]:
+    def demo_dir() -> str:
+        from pipeline.demo import ensure_demo_corpus
+
+        return ensure_demo_corpus()
+
+    return {"demo": demo_dir, "config_dir": config_dir}
+
+
+def load_config(
+    path: str | None = None,
+    *,
+    text: str | None = None,
+    inputs: list[str] | None = None,
+    output: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    address: str | None = None,
+    executor: str | None = None,
+) -> PipelineConfig:
+    """Read, substitute and validate a config. Every mistake raises ConfigError with a readable message."""
+    if text is None:
+        if path is None or not os.path.isfile(path):
+            raise ConfigError(f"config file {path!r} does not exist")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    try:
+        raw = yaml.safe_load(text)  # safe_load: a config can never construct Python objects
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path or 'config'}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path or 'config'}: expected a mapping with keys {', '.join(TOP_LEVEL_KEYS)}")
+    unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown top-level key {unknown[0]!r}; allowed keys: {', '.join(TOP_LEVEL_KEYS)}")
+
+    params = dict(raw.get("params") or {})
+    if not isinstance(params, dict):
+        raise ConfigError("params: expected a mapping of name: value")
+    params.update(overrides or {})
+    config_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
+    builtins = builtin_params(config_dir)
+
+    # --input replaces the config's inputs before substitution, so an unused ${demo} is never built.
+    raw_inputs = [{"path": p} for p in inputs] if inputs else raw.get("inputs")
+    if not raw_inputs:
+        raise ConfigError("inputs: no inputs given; list paths or globs under inputs: or pass --input")
+    if not isinstance(raw_inputs, list):
+        raise ConfigError("inputs: expected a list of paths or {path: ..., format: ...} entries")
+    specs: list[InputSpec] = []
+    for i, entry in enumerate(raw_inputs):
+        entry = _substitute(entry, params, f"inputs[{i}]", builtins)
+        if isinstance(entry, str):
+            entry = {"path": entry}
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            raise ConfigError(f"inputs[{i}]: expected a path string or a mapping with a 'path' key")
+        entry = dict(entry)
+        path_value, fmt = entry.pop("path"), entry.pop("format", "auto")
+        if fmt != "auto" and fmt not in READERS:
+            raise ConfigError(f"inputs[{i}].format: unknown format {fmt!r}; allowed: auto, {', '.join(sorted(READERS))}")
+        if fmt != "auto":
+            try:
+                READERS[fmt].Params(**entry)
+            except ValidationError as exc:
+                raise ConfigError(_format_validation(f"inputs[{i}] ({fmt} reader)", exc, READERS[fmt].Params)) from None
+        specs.append(InputSpec(path=os.path.expanduser(path_value), format=fmt, options=entry))
+
+    out = output or _substitute(raw.get("output"), params, "output", builtins)
+    if not out or not isinstance(out, str):
+        raise ConfigError("output: no output directory; set output: or pass --output")
+
+    engine_raw = _substitute(dict(raw.get("engine") or {}), params, "engine", builtins)
+    if address:
+        engine_raw["address"] = address
+    if executor:
+        engine_raw["executor"] = executor
+    try:
+        engine = EngineConfig(**engine_raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation("engine", exc, EngineConfig)) from None
+
+    raw_stages = raw.get("stages") or []
+    if not isinstance(raw_stages, list):
+        raise ConfigError("stages: expected a list of {name: ..., <params>} entries")
+    stages: list[StageSpec] = []
+    for i, entry in enumerate(raw_stages):
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise ConfigError(f"stages[{i}]: expected a mapping with a 'name' key")
+        entry = _substitute(dict(entry), params, f"stages[{i}]", builtins)
+        name = entry.pop("name")
+        if name not in STAGES:
+            raise ConfigError(f"stages[{i}]: unknown stage {name!r}; registered stages: {', '.join(sorted(STAGES))}")
+        cls = STAGES[name]
+        try:
+            stage_params = cls.Params(**entry)
+        except ValidationError as exc:
+            raise ConfigError(_format_validation(f"stages[{i}] ({name})", exc, cls.Params)) from None
+        stages.append(StageSpec(name=name, params=stage_params))
+    names = [s.name for s in stages]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup:
+        raise ConfigError(f"stages: stage {dup!r} appears twice; stage names label the funnel and must be unique")
+    return PipelineConfig(inputs=specs, output=out, stages=stages, engine=engine, params=params, source_path=path)
+
+
+def config_from_dict(d: dict[str, Any]) -> PipelineConfig:
+    """Rebuild a validated config from `PipelineConfig.to_dict()` (on a worker)."""
+    return load_config(text=yaml.safe_dump({k: v for k, v in d.items()}, sort_keys=False))

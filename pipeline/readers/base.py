@@ -1,0 +1,86 @@
+"""The reader contract and format detection."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Iterator
+
+import pyarrow as pa
+
+from pipeline import schema
+from pipeline.registry import READERS
+from pipeline.stage import REASON_COLUMN, Outcome, StageParams
+
+READ_STAGE = "read"
+
+
+class ReaderParams(StageParams):
+    domain: str | None = None  # domain tag for documents that carry none
+    source: str | None = None  # source tag; each reader has its own default
+    batch_size: int = 1000
+
+
+class Reader:
+    """Reads one file. `read(path)` yields Outcomes: documents as `kept`, records that are not documents
+    (WARC requests, metadata, revisits, ...) as `dropped` with a `read_<type>` reason, bad records as `failed`.
+    An exception escaping `read` fails the rest of the file as one errors/ row; what came before is kept."""
+
+    format: ClassVar[str] = ""
+    extensions: ClassVar[tuple[str, ...]] = ()
+    Params: ClassVar[type[ReaderParams]] = ReaderParams
+
+    def __init__(self, params: ReaderParams | None = None, **kwargs: Any):
+        self.params = params if params is not None else self.Params(**kwargs)
+
+    def read(self, path: str) -> Iterator[Outcome]:
+        raise NotImplementedError
+
+
+def detect_format(path: str) -> str:
+    """The registered format whose extension the path ends with (longest match wins)."""
+    name = path.lower().split("?", 1)[0]
+    best, best_len = None, -1
+    for fmt, cls in READERS.items():
+        for ext in cls.extensions:
+            if name.endswith(ext) and len(ext) > best_len:
+                best, best_len = fmt, len(ext)
+    if best is None:
+        known = sorted(ext for cls in READERS.values() for ext in cls.extensions)
+        raise ValueError(f"{path}: cannot tell the format from its name; set `format:` (known endings: {known})")
+    return best
+
+
+def non_document(records: list[dict[str, Any]], reason: str) -> pa.Table:
+    """Rows for records that are read and counted but are not documents."""
+    table = schema.documents_from_records(records)
+    return table.append_column(REASON_COLUMN, pa.array([reason] * table.num_rows, pa.string()))
+
+
+class BatchBuilder:
+    """Collects document dicts, dropped records and failed records; flushes them as Outcomes."""
+
+    def __init__(self, batch_size: int):
+        self.batch_size = batch_size
+        self.docs: list[dict[str, Any]] = []
+        self.dropped: list[tuple[dict[str, Any], str]] = []
+        self.failed: list[tuple[dict[str, Any], str, str]] = []
+
+    def __len__(self) -> int:
+        return len(self.docs) + len(self.dropped) + len(self.failed)
+
+    def full(self) -> bool:
+        return len(self) >= self.batch_size
+
+    def flush(self) -> Outcome:
+        from pipeline.stage import DETAIL_COLUMN, ERROR_COLUMN
+
+        kept = schema.documents_from_records(self.docs) if self.docs else schema.empty_documents()
+        dropped = failed = None
+        if self.dropped:
+            dropped = schema.documents_from_records([r for r, _ in self.dropped])
+            dropped = dropped.append_column(REASON_COLUMN, pa.array([x for _, x in self.dropped], pa.string()))
+        if self.failed:
+            failed = schema.documents_from_records([r for r, _, _ in self.failed])
+            failed = failed.append_column(ERROR_COLUMN, pa.array([e for _, e, _ in self.failed], pa.string()))
+            failed = failed.append_column(DETAIL_COLUMN, pa.array([d for _, _, d in self.failed], pa.string()))
+        self.docs, self.dropped, self.failed = [], [], []
+        return Outcome(kept=kept, dropped=dropped, failed=failed)

@@ -1,0 +1,213 @@
+"""Runs a pipeline: plans units and segments, skips finished work, fits global stages, writes stats and report."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from pipeline import storage, writers
+from pipeline.accounting import check_funnel, merge_counts
+from pipeline.config import PipelineConfig
+from pipeline.corpus import Corpus
+from pipeline.executors import make_executor
+from pipeline.readers.base import READ_STAGE, detect_format
+from pipeline.registry import STAGES
+from pipeline.stage import GlobalStage
+from pipeline.units import Layout, Segment, Unit, plan_segments, run_unit
+
+log = logging.getLogger("winnow")
+
+
+class RunError(RuntimeError):
+    """The run cannot start or cannot finish correctly (for example, its books do not balance)."""
+
+
+@dataclass
+class RunResult:
+    stats: dict[str, Any]
+    output: str
+    problems: list[str]
+
+    @property
+    def balanced(self) -> bool:
+        return not self.problems
+
+
+def plan_units(config: PipelineConfig) -> list[Unit]:
+    """One unit per input file, numbered in a stable order (config order, then sorted within each glob)."""
+    units: list[Unit] = []
+    seen: set[str] = set()
+    for spec in config.inputs:
+        for path in storage.expand([spec.path]):
+            if path in seen:
+                continue
+            seen.add(path)
+            fmt = spec.format
+            if fmt == "auto":
+                try:
+                    detect_format(path)
+                except ValueError as exc:
+                    raise storage.InputError(str(exc)) from None
+            units.append(Unit(len(units), path, fmt, tuple(sorted(spec.options.items()))))
+    return units
+
+
+def _check_output(config: PipelineConfig, layout: Layout, overwrite: bool) -> None:
+    """A rerun resumes only the same run; another config's output is refused unless overwriting."""
+    manifest = storage.join(layout.work, "run.json")
+    fingerprint = config.fingerprint()
+    if storage.exists(manifest):
+        previous = json.loads(storage.read_bytes(manifest))
+        if previous.get("fingerprint") != fingerprint:
+            if not overwrite:
+                raise RunError(
+                    f"{config.output} holds a run of a different config (fingerprint {previous.get('fingerprint')}, "
+                    f"this one {fingerprint}); pass --overwrite or choose another --output"
+                )
+            for d in (layout.documents, layout.rejected, layout.errors, layout.work):
+                storage.delete_dir(d)
+    elif overwrite:
+        for d in (layout.documents, layout.rejected, layout.errors, layout.work):
+            storage.delete_dir(d)
+    elif storage.list_files(layout.documents):
+        raise RunError(f"{config.output} already holds documents/ from another tool or run; pass --overwrite")
+    storage.write_atomic(manifest, json.dumps({"fingerprint": fingerprint, "config": config.to_dict()}, indent=1, default=str).encode())
+
+
+def _segment_resources(segment: Segment) -> dict[str, float]:
+    cpus = max([STAGES[n].resources.cpus for n in segment.stage_names] or [1.0])
+    gpus = max([STAGES[n].resources.gpus for n in segment.stage_names] or [0.0])
+    res = {"num_cpus": cpus}
+    if gpus:
+        res["num_gpus"] = gpus
+    return res
+
+
+def run_pipeline(
+    config: PipelineConfig,
+    *,
+    overwrite: bool = False,
+    progress: Callable[[str, int, int, dict | None], None] | None = None,
+    executor=None,
+) -> RunResult:
+    """Run the whole pipeline and return its stats. Raises RunError if the books do not balance."""
+    started = time.time()
+    units = plan_units(config)
+    layout = Layout(config.output)
+    _check_output(config, layout, overwrite)
+    segments = plan_segments(config)
+    config_dict = config.to_dict()
+    own_executor = executor is None
+    executor = executor or make_executor(config.engine)
+    per_segment_results: dict[int, dict[str, dict]] = {}
+    resumed = 0
+    try:
+        for segment in segments:
+            last = segment.index == len(segments) - 1
+            if segment.global_stage:
+                _fit_global(config, segment, units, layout, executor, progress)
+            results: dict[str, dict] = {}
+            todo = []
+            for unit in units:
+                marker = layout.marker(segment.index, unit.key)
+                if storage.exists(marker):
+                    results[unit.key] = json.loads(storage.read_bytes(marker))
+                    resumed += 1
+                else:
+                    todo.append(unit)
+            label = f"segment {segment.index}" if len(segments) > 1 else "units"
+            done = len(results)
+            if progress:
+                progress(label, done, len(units), None)
+            items = ((config_dict, segment, unit, last) for unit in todo)
+            for result in executor.imap_unordered(run_unit, items, _segment_resources(segment)):
+                results[result["unit"]] = result
+                done += 1
+                if progress:
+                    progress(label, done, len(units), result)
+            per_segment_results[segment.index] = results
+    finally:
+        if own_executor:
+            executor.shutdown()
+
+    stats = _finish(config, layout, segments, units, per_segment_results, time.time() - started, resumed)
+    problems = stats["problems"]
+    return RunResult(stats=stats, output=config.output, problems=problems)
+
+
+def _fit_global(config, segment: Segment, units: list[Unit], layout: Layout, executor, progress) -> None:
+    state_dir = layout.fit_dir(segment.index)
+    done_marker = storage.join(state_dir, "_SUCCESS")
+    if storage.exists(done_marker):
+        return
+    stage = STAGES[segment.global_stage](next(s.params for s in config.stages if s.name == segment.global_stage))
+    assert isinstance(stage, GlobalStage)
+    stage.state_dir = state_dir
+    storage.makedirs(state_dir)
+    corpus = Corpus(
+        units={u.key: layout.kept_path(segment.index - 1, u.key, last=False) for u in units},
+        state_dir=state_dir,
+        executor=executor,
+        memory_budget_mb=config.engine.memory_budget_mb,
+        num_cpus=getattr(executor, "num_cpus", 1),
+    )
+    if progress:
+        progress(f"fit {segment.global_stage}", 0, 1, None)
+    t0 = time.time()
+    stage.ensure_setup()
+    stage.fit(corpus)
+    storage.write_atomic(done_marker, json.dumps({"seconds": time.time() - t0}).encode())
+    if progress:
+        progress(f"fit {segment.global_stage}", 1, 1, None)
+
+
+def _finish(config, layout: Layout, segments, units, per_segment_results, wall: float, resumed: int) -> dict[str, Any]:
+    order = [READ_STAGE] + [s.name for s in config.stages]
+    per_unit = [r["stages"] for results in per_segment_results.values() for r in results.values()]
+    funnel = merge_counts(per_unit, order)
+    docs_files = storage.list_files(layout.documents, ".parquet")
+    rej_files = storage.list_files(layout.rejected, ".parquet")
+    err_files = storage.list_files(layout.errors, ".parquet")
+    n_docs, n_rej, n_err = writers.count_rows(docs_files), writers.count_rows(rej_files), writers.count_rows(err_files)
+    problems = check_funnel(funnel, n_docs, n_rej, n_err)
+    fit_seconds = {}
+    for seg in segments:
+        if seg.global_stage:
+            marker = storage.join(layout.fit_dir(seg.index), "_SUCCESS")
+            if storage.exists(marker):
+                fit_seconds[seg.global_stage] = json.loads(storage.read_bytes(marker)).get("seconds", 0.0)
+    stage_dicts = []
+    for s in funnel:
+        d = s.to_dict()
+        if s.name in fit_seconds:
+            d["fit_seconds"] = round(fit_seconds[s.name], 4)
+        stage_dicts.append(d)
+    read = funnel[0]
+    stats = {
+        "stages": stage_dicts,
+        "documents": n_docs,
+        "rejected": n_rej,
+        "errors": n_err,
+        "balanced": not problems,
+        "problems": problems,
+        "units": len(units),
+        "units_resumed": resumed,
+        "wall_seconds": round(wall, 3),
+        "throughput": {
+            "records_per_s": round(read.docs_in / wall, 2) if wall else None,
+            "bytes_per_s": round(read.bytes_in / wall, 1) if wall else None,
+        },
+        "fingerprint": config.fingerprint(),
+        "config": config.to_dict(),
+    }
+    storage.write_atomic(storage.join(config.output, "stats.json"), json.dumps(stats, indent=1, default=str).encode())
+    try:
+        from pipeline.report import write_report
+
+        write_report(config.output, stats)
+    except Exception as exc:  # the report is a view of the stats; never fail a finished run over it
+        log.warning("report.html not written: %s", exc)
+    return stats

@@ -1,0 +1,145 @@
+"""The document schema: column names, their Arrow types, stable ids and table helpers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Iterable
+
+import pyarrow as pa
+
+# Columns every stage can rely on (DESIGN.md, "The data"). Stages add their own columns
+# (score_<name>, dup_cluster, ...) next to these; they never rename or retype them.
+ID = "id"
+TEXT = "text"
+SOURCE = "source"
+URL = "url"
+DOMAIN = "domain"
+LANGUAGE = "language"
+LANGUAGE_SCORE = "language_score"
+LICENSE = "license"
+LICENSE_EVIDENCE = "license_evidence"
+METADATA = "metadata"
+
+# Raw payload columns that readers of undecoded formats (WARC HTML, PDF bytes) fill and the
+# extraction stages consume. They are dropped before documents are written.
+RAW = "raw"
+CONTENT_TYPE = "content_type"
+
+DOCUMENT_SCHEMA = pa.schema(
+    [
+        pa.field(ID, pa.string(), nullable=False),
+        pa.field(TEXT, pa.string()),
+        pa.field(SOURCE, pa.string()),
+        pa.field(URL, pa.string()),
+        pa.field(DOMAIN, pa.string()),
+        pa.field(LANGUAGE, pa.string()),
+        pa.field(LANGUAGE_SCORE, pa.float64()),
+        pa.field(LICENSE, pa.string()),
+        pa.field(LICENSE_EVIDENCE, pa.string()),
+        pa.field(METADATA, pa.string()),
+    ]
+)
+BASE_COLUMNS = tuple(DOCUMENT_SCHEMA.names)
+
+# Accounting tables. A rejected row says which stage dropped a document and why; an error
+# row says which record could not be processed, where it came from, and what went wrong.
+STAGE = "stage"
+REASON = "reason"
+ERROR = "error"
+LOCATOR = "locator"
+DETAIL = "detail"  # the human-readable message behind an error code
+
+REJECTED_SCHEMA = pa.schema(
+    [
+        pa.field(ID, pa.string()),
+        pa.field(SOURCE, pa.string()),
+        pa.field(URL, pa.string()),
+        pa.field(STAGE, pa.string()),
+        pa.field(REASON, pa.string()),
+        pa.field(TEXT, pa.string()),
+        pa.field("bytes", pa.int64()),
+    ]
+)
+ERRORS_SCHEMA = pa.schema(
+    [
+        pa.field(ID, pa.string()),
+        pa.field(LOCATOR, pa.string()),
+        pa.field(SOURCE, pa.string()),
+        pa.field(URL, pa.string()),
+        pa.field(STAGE, pa.string()),
+        pa.field(ERROR, pa.string()),
+        pa.field(DETAIL, pa.string()),
+        pa.field("bytes", pa.int64()),
+    ]
+)
+
+
+def make_id(locator: str) -> str:
+    """A document id that is stable across reruns: a hash of where the document came from."""
+    return hashlib.blake2b(locator.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
+def metadata_json(meta: dict[str, Any] | None) -> str:
+    """Serialise source specifics deterministically, so reruns write identical bytes."""
+    return json.dumps(meta or {}, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def locator_of(row_metadata: str | None) -> str | None:
+    """The source locator recorded in a document's metadata, if any."""
+    if not row_metadata:
+        return None
+    try:
+        return json.loads(row_metadata).get("locator")
+    except (ValueError, AttributeError):
+        return None
+
+
+def documents_from_records(records: Iterable[dict[str, Any]]) -> pa.Table:
+    """Build a document table from dicts; missing base columns become nulls, extra keys become columns."""
+    rows = list(records)
+    columns: dict[str, list] = {name: [] for name in BASE_COLUMNS}
+    extra: list[str] = []
+    for row in rows:
+        for key in row:
+            if key not in columns:
+                columns[key] = []
+                extra.append(key)
+    for row in rows:
+        for name, values in columns.items():
+            value = row.get(name)
+            if name == METADATA and isinstance(value, dict):
+                value = metadata_json(value)
+            values.append(value)
+    arrays = [pa.array(columns[name], type=DOCUMENT_SCHEMA.field(name).type) for name in BASE_COLUMNS]
+    fields = list(DOCUMENT_SCHEMA)
+    for name in extra:
+        arr = pa.array(columns[name])
+        arrays.append(arr)
+        fields.append(pa.field(name, arr.type))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def empty_documents() -> pa.Table:
+    return DOCUMENT_SCHEMA.empty_table()
+
+
+def row_bytes(table: pa.Table) -> list[int]:
+    """Per-row sizes for the byte funnel: the raw payload where a row still has one, else its UTF-8 text."""
+    if table.num_rows == 0:
+        return []
+    import pyarrow.compute as pc
+
+    lens = None
+    if TEXT in table.column_names:
+        lens = pc.fill_null(pc.binary_length(table[TEXT].cast(pa.binary())), 0)
+    if RAW in table.column_names:
+        raw = pc.binary_length(table[RAW])
+        lens = raw if lens is None else pc.if_else(pc.is_null(raw), lens, raw)
+    if lens is None:
+        return [0] * table.num_rows
+    return [int(x or 0) for x in lens.to_pylist()]
+
+
+def text_bytes(table: pa.Table) -> int:
+    return sum(row_bytes(table))

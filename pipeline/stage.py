@@ -1,0 +1,228 @@
+"""The stage contract: a stage takes an Arrow batch and says, for every row, keep, drop (reason) or fail (error)."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from dataclasses import dataclass
+from typing import Any, ClassVar, Iterator, Sequence
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
+
+from pipeline import schema
+
+REASON_COLUMN = "_winnow_reason"
+ERROR_COLUMN = "_winnow_error"
+DETAIL_COLUMN = "_winnow_detail"
+
+
+class StageParams(BaseModel):
+    """Typed parameters of a stage, validated when the config loads. Unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one worker running a stage needs. GPU stages fall back to CPU where a cluster has none."""
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+
+
+@dataclass
+class Outcome:
+    """What a stage did to a batch: the kept rows, the dropped rows with a reason, the failed rows with an error.
+
+    `dropped` carries a `_winnow_reason` column and `failed` carries `_winnow_error` (a short code that
+    is counted) and `_winnow_detail` (the message); the runner turns them into rejected/ and errors/ rows.
+    """
+
+    kept: pa.Table
+    dropped: pa.Table | None = None
+    failed: pa.Table | None = None
+
+    @classmethod
+    def keep_all(cls, batch: pa.Table) -> "Outcome":
+        return cls(kept=batch)
+
+    @classmethod
+    def from_decisions(
+        cls,
+        batch: pa.Table,
+        reasons: Sequence[str | None],
+        errors: Sequence[str | None] | None = None,
+        details: Sequence[str | None] | None = None,
+    ) -> "Outcome":
+        """Split a batch row by row: reasons[i] drops row i, errors[i] fails it, both None keeps it."""
+        n = batch.num_rows
+        if len(reasons) != n or (errors is not None and len(errors) != n):
+            raise ValueError(f"decisions for {len(reasons)} rows, batch has {n}")
+        keep, drop, fail = [], [], []
+        for i in range(n):
+            if errors is not None and errors[i] is not None:
+                fail.append(i)
+            elif reasons[i] is not None:
+                drop.append(i)
+            else:
+                keep.append(i)
+        if not drop and not fail:
+            return cls(kept=batch)
+        dropped = failed = None
+        if drop:
+            dropped = batch.take(drop).append_column(REASON_COLUMN, pa.array([reasons[i] for i in drop], pa.string()))
+        if fail:
+            failed = batch.take(fail)
+            failed = failed.append_column(ERROR_COLUMN, pa.array([errors[i] for i in fail], pa.string()))
+            detail = [(details[i] if details is not None else None) or errors[i] for i in fail]
+            failed = failed.append_column(DETAIL_COLUMN, pa.array(detail, pa.string()))
+        return cls(kept=batch.take(keep), dropped=dropped, failed=failed)
+
+
+class Stage:
+    """A named, configured step. Subclasses set `name`, `Params` and implement `process`.
+
+    Stages are plain classes: build one with `Stage(params)`, call `setup()` once, then `process(batch)`
+    as often as needed. The runner calls `setup()` once per worker, so models load once, not per batch.
+    """
+
+    name: ClassVar[str] = ""
+    Params: ClassVar[type[StageParams]] = StageParams
+    resources: ClassVar[Resources] = Resources()
+    # Columns the stage adds, for the README's table and for readers of the output.
+    adds_columns: ClassVar[tuple[str, ...]] = ()
+    # Drop reasons the stage can emit (documentation and tests; the runner counts whatever it gets).
+    reasons: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, params: StageParams | None = None, **kwargs: Any):
+        self.params = params if params is not None else self.Params(**kwargs)
+        self._ready = False
+
+    def setup(self) -> None:
+        """Load models and build indexes. Called once per worker before the first batch."""
+
+    def ensure_setup(self) -> None:
+        if not self._ready:
+            self.setup()
+            self._ready = True
+
+    def process(self, batch: pa.Table) -> Outcome:
+        raise NotImplementedError
+
+    def __call__(self, batch: pa.Table) -> Outcome:
+        self.ensure_setup()
+        return self.process(batch)
+
+
+class GlobalStage(Stage):
+    """A stage that must see the whole corpus before deciding (dedup, percentile thresholds).
+
+    The runner first calls `fit(corpus)` once, on the driver, over the kept output of everything before
+    it; fit may run distributed work through `corpus.map`, and keeps what it learns under
+    `corpus.state_dir`. Then `apply(batch, unit)` runs per unit like a streaming stage.
+    """
+
+    state_dir: str | None = None  # set by the runner before fit() and apply()
+
+    def fit(self, corpus: "Corpus") -> None:  # noqa: F821 - defined in pipeline.corpus
+        raise NotImplementedError
+
+    def apply(self, batch: pa.Table, unit: str) -> Outcome:
+        raise NotImplementedError
+
+    def process(self, batch: pa.Table) -> Outcome:
+        raise TypeError(f"{self.name} is a global stage: call fit() then apply()")
+
+
+def error_code(stage: str, exc: BaseException) -> str:
+    return f"{stage}_{type(exc).__name__}"
+
+
+def error_detail(exc: BaseException) -> str:
+    lines = traceback.format_exception_only(type(exc), exc)
+    return "".join(lines).strip()[:2000]
+
+
+class DocumentFilter(Stage):
+    """datatrove's small contract: implement `filter(doc)` returning True to keep, or a reason string to drop.
+
+    A doc is a dict of the row's columns. An exception fails that row alone with `<stage>_<ExceptionType>`.
+    """
+
+    def filter(self, doc: dict[str, Any]) -> bool | str:
+        raise NotImplementedError
+
+    def process(self, batch: pa.Table) -> Outcome:
+        reasons: list[str | None] = []
+        errors: list[str | None] = []
+        details: list[str | None] = []
+        for doc in iter_rows(batch):
+            try:
+                verdict = self.filter(doc)
+            except Exception as exc:  # one bad document must not take the batch down
+                reasons.append(None)
+                errors.append(error_code(self.name, exc))
+                details.append(error_detail(exc))
+                continue
+            errors.append(None)
+            details.append(None)
+            if verdict is True:
+                reasons.append(None)
+            elif verdict is False:
+                reasons.append(f"{self.name}_dropped")
+            else:
+                reasons.append(str(verdict))
+        return Outcome.from_decisions(batch, reasons, errors, details)
+
+
+class DocumentAnnotator(Stage):
+    """Tag-only stage: `annotate(doc)` returns new column values for a row; nothing is dropped."""
+
+    def annotate(self, doc: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def process(self, batch: pa.Table) -> Outcome:
+        values: dict[str, list] = {c: [] for c in self.adds_columns}
+        errors: list[str | None] = []
+        details: list[str | None] = []
+        for doc in iter_rows(batch):
+            try:
+                new = self.annotate(doc)
+                errors.append(None)
+                details.append(None)
+            except Exception as exc:
+                new = {}
+                errors.append(error_code(self.name, exc))
+                details.append(error_detail(exc))
+            for c in self.adds_columns:
+                values[c].append(new.get(c))
+        out = batch
+        for c in self.adds_columns:
+            out = set_column(out, c, pa.array(values[c]))
+        return Outcome.from_decisions(out, [None] * batch.num_rows, errors, details)
+
+
+def iter_rows(batch: pa.Table) -> Iterator[dict[str, Any]]:
+    return iter(batch.to_pylist())
+
+
+def set_column(table: pa.Table, name: str, values: pa.Array | list) -> pa.Table:
+    """Add a column, or replace it if a previous stage (or a rerun) already wrote one of that name."""
+    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values)
+    if name in table.column_names:
+        return table.set_column(table.column_names.index(name), name, arr)
+    return table.append_column(name, arr)
+
+
+def update_metadata(table: pa.Table, updates: Sequence[dict[str, Any] | None]) -> pa.Table:
+    """Merge per-row dicts into the JSON metadata column (None leaves a row as it was)."""
+    merged = []
+    for old, new in zip(table[schema.METADATA].to_pylist(), updates):
+        if not new:
+            merged.append(old)
+            continue
+        meta = json.loads(old) if old else {}
+        meta.update(new)
+        merged.append(schema.metadata_json(meta))
+    return set_column(table, schema.METADATA, pa.array(merged, pa.string()))

@@ -1,0 +1,199 @@
+"""One way to open, list and write paths: local, s3:// (pyarrow's S3 client) and https:// (urllib, with retries)."""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import gzip
+import io
+import os
+import posixpath
+import re
+import time
+import urllib.error
+import urllib.request
+import uuid
+from typing import BinaryIO
+
+import pyarrow.fs as pafs
+
+REMOTE_SCHEMES = ("s3://", "gs://", "https://", "http://")
+RETRYABLE_HTTP = {429, 500, 502, 503, 504}
+
+
+class InputError(ValueError):
+    """A path or glob that names nothing, or a scheme Winnow cannot read. Raised before any work starts."""
+
+
+def is_remote(path: str) -> bool:
+    return path.startswith(REMOTE_SCHEMES)
+
+
+def _s3_filesystem() -> pafs.S3FileSystem:
+    # AWS_ENDPOINT_URL points at an S3-compatible server (MinIO, moto); anonymous access when no
+    # credentials are set, which is what Common Crawl's public bucket needs.
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3")
+    anonymous = not (os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE"))
+    kwargs: dict = {"anonymous": anonymous, "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=6)}
+    if endpoint:
+        kwargs["endpoint_override"] = endpoint
+        kwargs["scheme"] = "https" if endpoint.startswith("https") else "http"
+    kwargs["region"] = os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    return pafs.S3FileSystem(**kwargs)
+
+
+def filesystem(path: str) -> tuple[pafs.FileSystem, str]:
+    """The pyarrow filesystem and the path inside it for a local path or an s3:// / gs:// URI."""
+    if path.startswith("s3://"):
+        return _s3_filesystem(), path[len("s3://") :]
+    if path.startswith("gs://"):
+        return pafs.GcsFileSystem(), path[len("gs://") :]
+    if path.startswith(("http://", "https://")):
+        raise InputError(f"{path}: https:// is read-only; write outputs to a local path or s3://")
+    return pafs.LocalFileSystem(), os.path.abspath(path)
+
+
+def _scheme(path: str) -> str:
+    return path.split("://", 1)[0] + "://" if "://" in path else ""
+
+
+def expand(patterns: list[str]) -> list[str]:
+    """Expand globs (`*`, `**`) into a sorted, de-duplicated list of files; a pattern that matches nothing is an error."""
+    files: list[str] = []
+    for pattern in patterns:
+        if pattern.startswith(("http://", "https://")):
+            files.append(pattern)  # HTTP has no listing; the URL names one file
+            continue
+        has_glob = any(ch in pattern for ch in "*?[")
+        if not is_remote(pattern):
+            if has_glob:
+                matched = sorted(p for p in glob.glob(os.path.expanduser(pattern), recursive=True) if os.path.isfile(p))
+            elif os.path.isdir(pattern):
+                matched = sorted(
+                    p for p in glob.glob(os.path.join(pattern, "**", "*"), recursive=True) if os.path.isfile(p)
+                )
+            elif os.path.isfile(pattern):
+                matched = [pattern]
+            else:
+                raise InputError(f"input {pattern!r} does not exist")
+            if not matched:
+                raise InputError(f"input {pattern!r} matches no files")
+            files.extend(matched)
+            continue
+        fs, inner = filesystem(pattern)
+        scheme = _scheme(pattern)
+        if not has_glob:
+            info = fs.get_file_info(inner)
+            if info.type == pafs.FileType.File:
+                files.append(pattern)
+                continue
+            if info.type == pafs.FileType.NotFound:
+                raise InputError(f"input {pattern!r} does not exist")
+            base, pat = inner.rstrip("/"), None
+        else:
+            base = re.split(r"[*?\[]", inner, maxsplit=1)[0].rsplit("/", 1)[0]
+            pat = inner
+        infos = fs.get_file_info(pafs.FileSelector(base, recursive=True))
+        matched = sorted(
+            scheme + i.path
+            for i in infos
+            if i.type == pafs.FileType.File and (pat is None or fnmatch.fnmatch(i.path, pat))
+        )
+        if not matched:
+            raise InputError(f"input {pattern!r} matches no files")
+        files.extend(matched)
+    seen: set[str] = set()
+    return [f for f in files if not (f in seen or seen.add(f))]
+
+
+def _http_get(url: str, attempts: int = 5, timeout: float = 60.0) -> bytes:
+    """GET with bounded retries and exponential backoff on throttling (429/503) and timeouts."""
+    delay = 1.0
+    for attempt in range(1, attempts + 1):
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - user-given URL
+                return resp.read()
+        except urllib.error.HTTPError as exc:
+            if exc.code not in RETRYABLE_HTTP or attempt == attempts:
+                raise
+        except (urllib.error.URLError, TimeoutError, ConnectionError):
+            if attempt == attempts:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 30.0)
+    raise AssertionError("unreachable")
+
+
+def open_input(path: str) -> BinaryIO:
+    """Open a file for binary reading, wherever it lives. Decompression is the reader's choice."""
+    if path.startswith(("http://", "https://")):
+        return io.BytesIO(_http_get(path))
+    if is_remote(path):
+        fs, inner = filesystem(path)
+        return fs.open_input_stream(inner)
+    return open(path, "rb")
+
+
+def open_text_lines(path: str) -> BinaryIO:
+    """Open a possibly compressed line-oriented file (.gz, .zst or plain) as a binary stream of lines."""
+    raw = open_input(path)
+    if path.endswith(".gz"):
+        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+    if path.endswith((".zst", ".zstd")):
+        import zstandard
+
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw))  # type: ignore[return-value]
+    return raw
+
+
+def join(base: str, *parts: str) -> str:
+    if is_remote(base):
+        return posixpath.join(base, *parts)
+    return os.path.join(base, *parts)
+
+
+def exists(path: str) -> bool:
+    fs, inner = filesystem(path)
+    return fs.get_file_info(inner).type != pafs.FileType.NotFound
+
+
+def makedirs(path: str) -> None:
+    fs, inner = filesystem(path)
+    fs.create_dir(inner, recursive=True)
+
+
+def read_bytes(path: str) -> bytes:
+    fs, inner = filesystem(path)
+    with fs.open_input_stream(inner) as f:
+        return f.read()
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write to a temporary name beside the target, then rename, so readers never see half a file."""
+    fs, inner = filesystem(path)
+    parent = posixpath.dirname(inner) if is_remote(path) else os.path.dirname(inner)
+    fs.create_dir(parent, recursive=True)
+    tmp = f"{inner}.tmp-{uuid.uuid4().hex[:8]}"
+    with fs.open_output_stream(tmp) as f:
+        f.write(data)
+    fs.move(tmp, inner)
+
+
+def list_files(directory: str, suffix: str = "") -> list[str]:
+    """Files directly under a directory (sorted), skipping temporaries; [] if it does not exist."""
+    fs, inner = filesystem(directory)
+    if fs.get_file_info(inner).type == pafs.FileType.NotFound:
+        return []
+    scheme = _scheme(directory)
+    out = []
+    for info in fs.get_file_info(pafs.FileSelector(inner, recursive=False)):
+        name = posixpath.basename(info.path)
+        if info.type == pafs.FileType.File and name.endswith(suffix) and ".tmp-" not in name:
+            out.append(scheme + info.path if scheme else info.path)
+    return sorted(out)
+
+
+def delete_dir(path: str) -> None:
+    fs, inner = filesystem(path)
+    if fs.get_file_info(inner).type != pafs.FileType.NotFound:
+        fs.delete_dir(inner)

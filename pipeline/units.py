@@ -1,0 +1,272 @@
+"""One unit of work: read (or load) one unit's rows, run a segment of stages over them, write the results.
+
+Both executors (in-process and Ray) call `run_unit`; it is a plain function of its arguments, so a
+unit gives the same bytes wherever and however often it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline import schema, storage, writers
+from pipeline.accounting import StageCount
+from pipeline.config import PipelineConfig, config_from_dict
+from pipeline.readers.base import READ_STAGE, detect_format
+from pipeline.registry import READERS, load_plugins
+from pipeline.stage import DETAIL_COLUMN, ERROR_COLUMN, REASON_COLUMN, GlobalStage, Outcome, Stage, error_code, error_detail
+
+
+@dataclass(frozen=True)
+class Unit:
+    index: int
+    path: str  # the input file this unit reads
+    format: str
+    options: tuple  # reader options as sorted (key, value) pairs
+
+    @property
+    def key(self) -> str:
+        return f"{self.index:05d}"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Stages that run per unit in one pass. All but the first segment start with a global stage."""
+
+    index: int
+    stage_names: tuple[str, ...]
+    global_stage: str | None  # the first stage, fitted on the whole corpus beforehand
+
+
+def plan_segments(config: PipelineConfig) -> list[Segment]:
+    segments: list[list[str]] = [[]]
+    for spec in config.stages:
+        if issubclass(_stage_class(spec.name), GlobalStage) and segments[-1]:
+            segments.append([])
+        segments[-1].append(spec.name)
+    out = []
+    for i, names in enumerate(segments):
+        first = names[0] if names else None
+        is_global = first is not None and issubclass(_stage_class(first), GlobalStage)
+        out.append(Segment(i, tuple(names), first if is_global else None))
+    return out
+
+
+def _stage_class(name: str) -> type[Stage]:
+    from pipeline.registry import STAGES
+
+    return STAGES[name]
+
+
+class Layout:
+    """Where a run keeps its files. Everything Winnow writes stays under the output directory."""
+
+    def __init__(self, output: str):
+        self.output = output
+        self.documents = storage.join(output, "documents")
+        self.rejected = storage.join(output, "rejected")
+        self.errors = storage.join(output, "errors")
+        self.work = storage.join(output, "_work")
+
+    def segment_dir(self, seg: int) -> str:
+        return storage.join(self.work, f"seg{seg}")
+
+    def kept_path(self, seg: int, unit: str, last: bool) -> str:
+        if last:
+            return storage.join(self.documents, f"part-{unit}.parquet")
+        return storage.join(self.segment_dir(seg), f"unit-{unit}.parquet")
+
+    def marker(self, seg: int, unit: str) -> str:
+        return storage.join(self.segment_dir(seg), f"unit-{unit}.done.json")
+
+    def fit_dir(self, seg: int) -> str:
+        return storage.join(self.work, f"fit{seg}")
+
+
+_PIPELINE_CACHE: dict[str, tuple[PipelineConfig, dict[str, Stage]]] = {}
+
+
+def _pipeline(config_dict: dict[str, Any]) -> tuple[PipelineConfig, dict[str, Stage]]:
+    """Stages built once per worker process and reused by every unit it runs (models load once)."""
+    key = json.dumps(config_dict, sort_keys=True, default=str)
+    if key not in _PIPELINE_CACHE:
+        load_plugins()
+        config = config_from_dict(config_dict)
+        _PIPELINE_CACHE.clear()  # one pipeline per worker at a time; frees the previous run's models
+        _PIPELINE_CACHE[key] = (config, {s.name: s.build() for s in config.stages})
+    return _PIPELINE_CACHE[key]
+
+
+def _read_unit(unit: Unit, batch_size: int) -> Iterator[Outcome]:
+    fmt = unit.format if unit.format != "auto" else detect_format(unit.path)
+    reader_cls = READERS[fmt]
+    options = dict(unit.options)
+    options.setdefault("batch_size", batch_size)
+    reader = reader_cls(reader_cls.Params(**options))
+    yield from reader.read(unit.path)
+
+
+def _file_failure(unit_path: str, exc: BaseException) -> Outcome:
+    """A file that cannot be read (any further) becomes one failed row naming the file."""
+    row = {
+        schema.ID: schema.make_id(f"{unit_path}#file"),
+        schema.SOURCE: None,
+        schema.METADATA: schema.metadata_json({"locator": unit_path}),
+    }
+    failed = schema.documents_from_records([row])
+    failed = failed.append_column(ERROR_COLUMN, pa.array([error_code(READ_STAGE, exc)]))
+    failed = failed.append_column(DETAIL_COLUMN, pa.array([f"{unit_path}: {error_detail(exc)}"]))
+    return Outcome(kept=schema.empty_documents(), failed=failed)
+
+
+def _read_safely(unit: Unit, batch_size: int) -> Iterator[Outcome]:
+    try:
+        yield from _read_unit(unit, batch_size)
+    except Exception as exc:  # a bad file: record it, keep what was read, go on with the run
+        yield _file_failure(unit.path, exc)
+
+
+def _load_previous(path: str, batch_size: int) -> Iterator[pa.Table]:
+    fs, inner = storage.filesystem(path)
+    with fs.open_input_file(inner) as f:
+        pf = pq.ParquetFile(f)
+        if pf.metadata.num_rows == 0:
+            return
+        for batch in pf.iter_batches(batch_size=batch_size):
+            yield pa.Table.from_batches([batch])
+
+
+def _rejected_rows(outcome_dropped: pa.Table, stage: str, keep_text: bool) -> pa.Table:
+    n = outcome_dropped.num_rows
+    cols = outcome_dropped.column_names
+    get = lambda c: outcome_dropped[c] if c in cols else pa.nulls(n, pa.string())  # noqa: E731
+    return pa.table(
+        {
+            schema.ID: get(schema.ID),
+            schema.SOURCE: get(schema.SOURCE),
+            schema.URL: get(schema.URL),
+            schema.STAGE: pa.array([stage] * n, pa.string()),
+            schema.REASON: outcome_dropped[REASON_COLUMN],
+            schema.TEXT: get(schema.TEXT) if keep_text else pa.nulls(n, pa.string()),
+            "bytes": pa.array(schema.row_bytes(outcome_dropped), pa.int64()),
+        },
+        schema=schema.REJECTED_SCHEMA,
+    )
+
+
+def _error_rows(failed: pa.Table, stage: str) -> pa.Table:
+    n = failed.num_rows
+    cols = failed.column_names
+    get = lambda c: failed[c] if c in cols else pa.nulls(n, pa.string())  # noqa: E731
+    metas = get(schema.METADATA).to_pylist()
+    ids = get(schema.ID).to_pylist()
+    locators = [schema.locator_of(m) or i for m, i in zip(metas, ids)]
+    return pa.table(
+        {
+            schema.ID: get(schema.ID),
+            schema.LOCATOR: pa.array(locators, pa.string()),
+            schema.SOURCE: get(schema.SOURCE),
+            schema.URL: get(schema.URL),
+            schema.STAGE: pa.array([stage] * n, pa.string()),
+            schema.ERROR: failed[ERROR_COLUMN],
+            schema.DETAIL: failed[DETAIL_COLUMN] if DETAIL_COLUMN in cols else failed[ERROR_COLUMN],
+            "bytes": pa.array(schema.row_bytes(failed), pa.int64()),
+        },
+        schema=schema.ERRORS_SCHEMA,
+    )
+
+
+def _final_columns(table: pa.Table) -> pa.Table:
+    """Documents as users read them: raw payloads and the engine's private columns removed."""
+    drop = [c for c in table.column_names if c == schema.RAW or c.startswith("_")]
+    return table.drop_columns(drop) if drop else table
+
+
+def run_unit(config_dict: dict[str, Any], segment: Segment, unit: Unit, last_segment: bool) -> dict[str, Any]:
+    """Run one segment of the pipeline over one unit and write its outputs atomically; returns its counts."""
+    config, stages = _pipeline(config_dict)
+    layout = Layout(config.output)
+    batch_size = config.engine.batch_size
+    keep_text = config.engine.keep_rejected_text
+    started = time.perf_counter()
+
+    counts: dict[str, StageCount] = {}
+    if segment.index == 0:
+        counts[READ_STAGE] = StageCount(READ_STAGE)
+    for name in segment.stage_names:
+        counts[name] = StageCount(name)
+        st = stages[name]
+        if isinstance(st, GlobalStage):
+            st.state_dir = layout.fit_dir(segment.index)
+        st.ensure_setup()
+
+    kept_parts: list[pa.Table] = []
+    rejected_parts: list[pa.Table] = []
+    error_parts: list[pa.Table] = []
+
+    def run_stages(batch: pa.Table) -> None:
+        for name in segment.stage_names:
+            if batch.num_rows == 0:
+                return
+            stage = stages[name]
+            t0 = time.perf_counter()
+            in_bytes = schema.row_bytes(batch)
+            try:
+                if isinstance(stage, GlobalStage):
+                    outcome = stage.apply(batch, unit.key)
+                else:
+                    outcome = stage.process(batch)
+            except Exception as exc:  # the stage failed the whole batch: every row fails with its error
+                failed = batch.append_column(ERROR_COLUMN, pa.array([error_code(name, exc)] * batch.num_rows))
+                failed = failed.append_column(DETAIL_COLUMN, pa.array([error_detail(exc)] * batch.num_rows))
+                outcome = Outcome(kept=batch.slice(0, 0), failed=failed)
+            counts[name].add_outcome(batch, outcome, time.perf_counter() - t0, in_bytes)
+            if outcome.dropped is not None and outcome.dropped.num_rows:
+                rejected_parts.append(_rejected_rows(outcome.dropped, name, keep_text))
+            if outcome.failed is not None and outcome.failed.num_rows:
+                error_parts.append(_error_rows(outcome.failed, name))
+            batch = outcome.kept
+        if batch.num_rows:
+            kept_parts.append(batch)
+
+    if segment.index == 0:
+        t0 = time.perf_counter()
+        for outcome in _read_safely(unit, batch_size):
+            counts[READ_STAGE].add_outcome(None, outcome, time.perf_counter() - t0)
+            if outcome.dropped is not None and outcome.dropped.num_rows:
+                rejected_parts.append(_rejected_rows(outcome.dropped, READ_STAGE, keep_text))
+            if outcome.failed is not None and outcome.failed.num_rows:
+                error_parts.append(_error_rows(outcome.failed, READ_STAGE))
+            run_stages(outcome.kept)
+            t0 = time.perf_counter()
+    else:
+        previous = layout.kept_path(segment.index - 1, unit.key, last=False)
+        for batch in _load_previous(previous, batch_size):
+            run_stages(batch)
+
+    kept = writers.concat(kept_parts)
+    if last_segment:
+        kept = _final_columns(kept)
+    writers.write_parquet(layout.kept_path(segment.index, unit.key, last_segment), kept)
+    suffix = f"s{segment.index}-{unit.key}.parquet"
+    if rejected_parts:
+        writers.write_parquet(storage.join(layout.rejected, f"part-{suffix}"), pa.concat_tables(rejected_parts))
+    if error_parts:
+        writers.write_parquet(storage.join(layout.errors, f"part-{suffix}"), pa.concat_tables(error_parts))
+    result = {
+        "unit": unit.key,
+        "path": unit.path,
+        "segment": segment.index,
+        "stages": [c.to_dict() for c in counts.values()],
+        "seconds": time.perf_counter() - started,
+        "pid": os.getpid(),
+    }
+    # The marker goes last: a unit without one is rerun from scratch, and its files are overwritten.
+    storage.write_atomic(layout.marker(segment.index, unit.key), json.dumps(result, sort_keys=True).encode())
+    return result
