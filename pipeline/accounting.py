@@ -29,6 +29,7 @@ class StageCount:
     bytes_dropped: int = 0
     bytes_failed: int = 0
     seconds: float = 0.0
+    counters: Counter = field(default_factory=Counter)
 
     def add_outcome(self, batch_in: pa.Table | None, outcome: Outcome, seconds: float, in_bytes: list[int] | None = None):
         """Count one batch. `in_bytes` are the input rows' sizes when the caller measured them already."""
@@ -56,6 +57,8 @@ class StageCount:
         self.bytes_kept += b_in - b_drop - b_fail
         self.bytes_out += b_out
         self.seconds += seconds
+        if outcome.counters:
+            self.counters.update(outcome.counters)
         if self.docs_in != self.kept + sum(self.dropped.values()) + sum(self.failed.values()):
             raise UnbalancedBooks(f"stage {self.name}: {n_in} rows in, outcome accounts for a different number")
 
@@ -64,6 +67,7 @@ class StageCount:
         self.kept += other.kept
         self.dropped.update(other.dropped)
         self.failed.update(other.failed)
+        self.counters.update(other.counters)
         for f in ("bytes_in", "bytes_kept", "bytes_out", "bytes_dropped", "bytes_failed", "seconds"):
             setattr(self, f, getattr(self, f) + getattr(other, f))
 
@@ -80,11 +84,13 @@ class StageCount:
             "bytes_dropped": self.bytes_dropped,
             "bytes_failed": self.bytes_failed,
             "seconds": round(self.seconds, 4),
+            "counters": dict(sorted(self.counters.items())),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "StageCount":
         c = cls(d["name"], d["in"], d["kept"], Counter(d["dropped"]), Counter(d["failed"]))
+        c.counters = Counter(d.get("counters", {}))
         for f in ("bytes_in", "bytes_kept", "bytes_out", "bytes_dropped", "bytes_failed", "seconds"):
             setattr(c, f, d.get(f, 0))
         return c

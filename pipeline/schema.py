@@ -125,7 +125,7 @@ def empty_documents() -> pa.Table:
 
 
 def row_bytes(table: pa.Table) -> list[int]:
-    """Per-row sizes for the byte funnel: the raw payload where a row still has one, else its UTF-8 text."""
+    """Per-row sizes for the byte funnel: UTF-8 text once a row has text, the raw payload before that."""
     if table.num_rows == 0:
         return []
     import pyarrow.compute as pc
@@ -135,7 +135,8 @@ def row_bytes(table: pa.Table) -> list[int]:
         lens = pc.fill_null(pc.binary_length(table[TEXT].cast(pa.binary())), 0)
     if RAW in table.column_names:
         raw = pc.binary_length(table[RAW])
-        lens = raw if lens is None else pc.if_else(pc.is_null(raw), lens, raw)
+        has_text = pc.is_valid(table[TEXT]) if TEXT in table.column_names else None
+        lens = raw if lens is None else pc.if_else(has_text, lens, pc.fill_null(raw, 0))
     if lens is None:
         return [0] * table.num_rows
     return [int(x or 0) for x in lens.to_pylist()]

@@ -42,6 +42,9 @@ class Outcome:
     kept: pa.Table
     dropped: pa.Table | None = None
     failed: pa.Table | None = None
+    # Named counts of what the stage did besides keeping and dropping (PII masked per type, lines
+    # removed, OCR routing decisions...). They are summed into the funnel under the stage's "counters".
+    counters: dict[str, int] | None = None
 
     @classmethod
     def keep_all(cls, batch: pa.Table) -> "Outcome":
