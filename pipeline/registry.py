@@ -43,6 +43,13 @@ def load_plugins() -> None:
     import ocr  # noqa: F401
     import pipeline.readers  # noqa: F401
 
+    # Users' own stages without forking Winnow: WINNOW_PLUGINS=my_pkg.stages,other_module
+    import importlib
+    import os
+
+    for module in filter(None, (m.strip() for m in os.environ.get("WINNOW_PLUGINS", "").split(","))):
+        importlib.import_module(module)
+
 
 def import_submodules(package: str) -> None:
     """Import every module below a package (skipping tests and private modules), so their stages register."""

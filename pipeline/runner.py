@@ -59,19 +59,16 @@ def _check_output(config: PipelineConfig, layout: Layout, overwrite: bool) -> No
     """A rerun resumes only the same run; another config's output is refused unless overwriting."""
     manifest = storage.join(layout.work, "run.json")
     fingerprint = config.fingerprint()
-    if storage.exists(manifest):
-        previous = json.loads(storage.read_bytes(manifest))
-        if previous.get("fingerprint") != fingerprint:
-            if not overwrite:
-                raise RunError(
-                    f"{config.output} holds a run of a different config (fingerprint {previous.get('fingerprint')}, "
-                    f"this one {fingerprint}); pass --overwrite or choose another --output"
-                )
-            for d in (layout.documents, layout.rejected, layout.errors, layout.work):
-                storage.delete_dir(d)
-    elif overwrite:
+    if overwrite:
         for d in (layout.documents, layout.rejected, layout.errors, layout.work):
             storage.delete_dir(d)
+    elif storage.exists(manifest):
+        previous = json.loads(storage.read_bytes(manifest))
+        if previous.get("fingerprint") != fingerprint:
+            raise RunError(
+                f"{config.output} holds a run of a different config (fingerprint {previous.get('fingerprint')}, "
+                f"this one {fingerprint}); pass --overwrite or choose another --output"
+            )
     elif storage.list_files(layout.documents):
         raise RunError(f"{config.output} already holds documents/ from another tool or run; pass --overwrite")
     storage.write_atomic(manifest, json.dumps({"fingerprint": fingerprint, "config": config.to_dict()}, indent=1, default=str).encode())
@@ -101,7 +98,7 @@ def run_pipeline(
     segments = plan_segments(config)
     config_dict = config.to_dict()
     own_executor = executor is None
-    executor = executor or make_executor(config.engine)
+    executor = executor or _LazyExecutor(config.engine)
     per_segment_results: dict[int, dict[str, dict]] = {}
     resumed = 0
     try:
@@ -136,6 +133,29 @@ def run_pipeline(
     stats = _finish(config, layout, segments, units, per_segment_results, time.time() - started, resumed)
     problems = stats["problems"]
     return RunResult(stats=stats, output=config.output, problems=problems)
+
+
+class _LazyExecutor:
+    """Starts Ray only when there is work left, so a rerun of a finished run returns at once."""
+
+    def __init__(self, engine):
+        self._engine = engine
+        self._executor = None
+
+    def __getattr__(self, name):
+        if self._executor is None:
+            self._executor = make_executor(self._engine)
+        return getattr(self._executor, name)
+
+    def imap_unordered(self, fn, items, resources=None):
+        items = list(items)
+        if not items:
+            return iter(())
+        return self.__getattr__("imap_unordered")(fn, items, resources)
+
+    def shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown()
 
 
 def _fit_global(config, segment: Segment, units: list[Unit], layout: Layout, executor, progress) -> None:

@@ -74,13 +74,13 @@ class Outcome:
             return cls(kept=batch)
         dropped = failed = None
         if drop:
-            dropped = batch.take(drop).append_column(REASON_COLUMN, pa.array([reasons[i] for i in drop], pa.string()))
+            dropped = batch.take(pa.array(drop, pa.int64())).append_column(REASON_COLUMN, pa.array([reasons[i] for i in drop], pa.string()))
         if fail:
-            failed = batch.take(fail)
+            failed = batch.take(pa.array(fail, pa.int64()))
             failed = failed.append_column(ERROR_COLUMN, pa.array([errors[i] for i in fail], pa.string()))
             detail = [(details[i] if details is not None else None) or errors[i] for i in fail]
             failed = failed.append_column(DETAIL_COLUMN, pa.array(detail, pa.string()))
-        return cls(kept=batch.take(keep), dropped=dropped, failed=failed)
+        return cls(kept=batch.take(pa.array(keep, pa.int64())), dropped=dropped, failed=failed)
 
 
 class Stage:

@@ -47,7 +47,8 @@ class Segment:
 def plan_segments(config: PipelineConfig) -> list[Segment]:
     segments: list[list[str]] = [[]]
     for spec in config.stages:
-        if issubclass(_stage_class(spec.name), GlobalStage) and segments[-1]:
+        # A global stage always opens a new segment; before a leading one, segment 0 only reads the inputs.
+        if issubclass(_stage_class(spec.name), GlobalStage):
             segments.append([])
         segments[-1].append(spec.name)
     out = []

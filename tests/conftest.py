@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+PLUGINS_DIR = TESTS_DIR / "plugins"  # not tests/ itself: tests/filters would shadow the filters package
+# Test-only stages (tests/plugins/winnow_test_stages.py) load in this process, in Ray workers and in
+# `winnow` subprocesses through the same plugin hook users have.
+os.environ["WINNOW_PLUGINS"] = "winnow_test_stages"
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGINS_DIR), os.environ.get("PYTHONPATH")]))
+os.environ.setdefault("WINNOW_CACHE_DIR", str(TESTS_DIR.parent / ".cache"))
+if str(PLUGINS_DIR) not in sys.path:
+    sys.path.insert(0, str(PLUGINS_DIR))
 
 SHARED_DATA = Path(os.environ.get("WINNOW_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

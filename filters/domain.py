@@ -1,0 +1,54 @@
+"""Tag each document with its mixing domain, from URL host patterns and sources (first matching rule wins)."""
+
+from __future__ import annotations
+
+import fnmatch
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+
+from pipeline import schema
+from pipeline.registry import register_stage
+from pipeline.stage import Outcome, Stage, StageParams, set_column
+
+
+class DomainRule(StageParams):
+    domain: str
+    host: str | None = None  # glob on the URL's host, e.g. "*.wikipedia.org"
+    source: str | None = None  # exact source tag, e.g. "pdf"
+
+
+class DomainTagParams(StageParams):
+    rules: list[DomainRule] = []
+    default: str | None = "web"  # for documents no rule matches and that carry no domain yet
+    overwrite: bool = False  # replace a domain the document already has
+
+
+@register_stage("domain_tag")
+class DomainTagStage(Stage):
+    """Annotate-only: sets the `domain` column. Never drops."""
+
+    Params = DomainTagParams
+    adds_columns = (schema.DOMAIN,)
+
+    def _domain_for(self, url: str | None, source: str | None) -> str | None:
+        host = (urlsplit(url).hostname or "") if url else ""
+        for rule in self.params.rules:
+            if rule.host is not None and not (host and fnmatch.fnmatch(host, rule.host)):
+                continue
+            if rule.source is not None and rule.source != source:
+                continue
+            return rule.domain
+        return None
+
+    def process(self, batch: pa.Table) -> Outcome:
+        urls = batch[schema.URL].to_pylist()
+        sources = batch[schema.SOURCE].to_pylist()
+        current = batch[schema.DOMAIN].to_pylist()
+        out = []
+        for url, source, dom in zip(urls, sources, current):
+            if dom and not self.params.overwrite:
+                out.append(dom)
+                continue
+            out.append(self._domain_for(url, source) or dom or self.params.default)
+        return Outcome(kept=set_column(batch, schema.DOMAIN, pa.array(out, pa.string())))

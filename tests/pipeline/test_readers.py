@@ -1,0 +1,74 @@
+"""JSONL and Parquet readers: formats, compression, bad records, invalid UTF-8, real samples."""
+
+import gzip
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+from pipeline import storage
+from pipeline.readers import detect_format
+from pipeline.readers.jsonl import JsonlReader
+from pipeline.readers.parquet import ParquetReader
+from pipeline.stage import ERROR_COLUMN
+
+
+def collect(outcomes):
+    kept, failed = [], []
+    for o in outcomes:
+        kept += o.kept.to_pylist()
+        if o.failed is not None:
+            failed += o.failed.to_pylist()
+    return kept, failed
+
+
+LINES = [b'{"id": "a", "text": "hello", "url": "https://x.example/1", "lang": "en"}', b"", b"{not json", b'{"id": "b"}',
+         b'{"id": "c", "text": "caf\xe9 latin-1"}', b'[1, 2]']
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "jsonl.gz", "jsonl.zst"])
+def test_jsonl_compressions_and_bad_records(tmp_path, suffix):
+    raw = b"\n".join(LINES) + b"\n"
+    path = tmp_path / f"f.{suffix}"
+    if suffix.endswith("gz"):
+        raw = gzip.compress(raw)
+    elif suffix.endswith("zst"):
+        raw = zstandard.ZstdCompressor().compress(raw)
+    path.write_bytes(raw)
+    assert detect_format(str(path)) == "jsonl"
+    kept, failed = collect(JsonlReader(domain="web").read(str(path)))
+    assert [d["text"] for d in kept] == ["hello", "caf\ufffd latin-1"]
+    assert kept[0]["url"] == "https://x.example/1" and kept[0]["domain"] == "web"
+    meta = json.loads(kept[0]["metadata"])
+    assert meta["source_id"] == "a" and meta["lang"] == "en" and meta["locator"].endswith(":1")
+    assert json.loads(kept[1]["metadata"])["utf8_repaired"] is True
+    assert sorted(f[ERROR_COLUMN] for f in failed) == ["read_bad_json", "read_bad_record", "read_bad_record"]
+
+
+def test_parquet_roundtrip_keeps_ids(tmp_path):
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"text": ["one", "two", None], "domain": ["wiki", "code", "x"]}), path)
+    kept, failed = collect(ParquetReader().read(str(path)))
+    assert [d["domain"] for d in kept] == ["wiki", "code"]
+    assert len(failed) == 1
+
+
+def test_missing_input_and_empty_glob_are_clear_errors(tmp_path):
+    with pytest.raises(storage.InputError, match="does not exist"):
+        storage.expand([str(tmp_path / "nope.jsonl")])
+    with pytest.raises(storage.InputError, match="matches no files"):
+        storage.expand([str(tmp_path / "*.jsonl")])
+
+
+def test_real_ccnet_sample(shared_data):
+    files = sorted((shared_data / "cc" / "cc_jsonl" / "dolma").glob("*.jsonl.gz"))
+    kept, failed = collect(JsonlReader().read(str(files[0])))
+    assert len(kept) == 10 and not failed
+    assert all(len(d["text"]) > 100 for d in kept)
+
+
+def test_real_domains_sample(shared_data):
+    kept, _ = collect(JsonlReader(batch_size=50).read(str(shared_data / "domains" / "code.jsonl.gz")))
+    assert kept and all(d["domain"] == "code" for d in kept)

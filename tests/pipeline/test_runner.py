@@ -1,0 +1,131 @@
+"""End to end through the runner: accounting, outputs, global stages, resume, bad files, Ray = local."""
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.config import load_config
+from pipeline.runner import RunError, run_pipeline
+
+CONFIG = """
+inputs: [{inputs}]
+output: {out}
+engine: {{executor: {executor}, batch_size: 7}}
+stages:
+  - {{name: test_min_chars, min_chars: 40, sleep_s: {sleep}}}
+  - {{name: test_boom}}
+  - {{name: test_exact_dedup}}
+"""
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, shared_data):
+    """Three real files, one with duplicated documents, one corrupt gzip, one with bad records."""
+    d = tmp_path_factory.mktemp("corpus")
+    src = shared_data / "cc" / "cc_jsonl" / "dolma"
+    files = sorted(src.glob("*.jsonl.gz"))
+    lines = gzip.decompress(files[0].read_bytes()).splitlines()
+    (d / "a.jsonl.gz").write_bytes(files[0].read_bytes())
+    extra = lines[:3] + [b'{"text": "too short"}', b'{"text": "this one says BOOM and is long enough to pass"}', b"{bad"]
+    (d / "b.jsonl").write_bytes(b"\n".join(extra) + b"\n")
+    good = gzip.compress(b"\n".join(lines[3:6]) + b"\n")
+    (d / "c.jsonl.gz").write_bytes(good[: len(good) // 2])  # truncated gzip: a bad file
+    return d
+
+
+def make_config(corpus, out, executor="local", sleep=0.0):
+    inputs = ", ".join(f"'{corpus}/{n}'" for n in ("a.jsonl.gz", "b.jsonl", "c.jsonl.gz"))
+    return load_config(text=CONFIG.format(inputs=inputs, out=out, executor=executor, sleep=sleep))
+
+
+def read_dir(path: Path):
+    return {p.name: p.read_bytes() for p in sorted(path.glob("*.parquet"))}
+
+
+def test_funnel_balances_and_outputs_match_design(corpus, tmp_path):
+    result = run_pipeline(make_config(corpus, tmp_path / "out"))
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert result.balanced, result.problems
+    names = [s["name"] for s in stats["stages"]]
+    assert names == ["read", "test_min_chars", "test_boom", "test_exact_dedup"]
+    read, short, boom, dedup = stats["stages"]
+    assert read["failed"] == {"read_bad_json": 1, "read_EOFError": 1}  # a bad record, and the truncated file
+    assert short["dropped"] == {"test_min_chars_short": 1}
+    assert boom["failed"] == {"test_boom_ValueError": 1}
+    assert dedup["dropped"] == {"test_exact_dedup_duplicate": 3}  # b.jsonl repeats 3 documents of a.jsonl.gz
+    for s in stats["stages"]:
+        assert s["in"] == s["kept"] + sum(s["dropped"].values()) + sum(s["failed"].values())
+        assert {"bytes_in", "bytes_kept", "seconds"} <= set(s)
+    assert stats["documents"] == dedup["kept"] == sum(
+        pq.read_metadata(p).num_rows for p in (tmp_path / "out" / "documents").glob("*.parquet"))
+    rejected = pq.read_table(tmp_path / "out" / "rejected").to_pylist()
+    assert len(rejected) == stats["rejected"] == 4
+    assert {r["reason"] for r in rejected} == {"test_min_chars_short", "test_exact_dedup_duplicate"}
+    errors = pq.read_table(tmp_path / "out" / "errors").to_pylist()
+    assert len(errors) == stats["errors"]
+    assert any(e["locator"].endswith("c.jsonl.gz") and e["stage"] == "read" for e in errors)  # the bad file, named
+    assert any(e["error"] == "test_boom_ValueError" and "found BOOM" in e["detail"] for e in errors)
+    assert (tmp_path / "out" / "report.html").read_text().count("test_exact_dedup") >= 1
+    docs = pq.read_table(tmp_path / "out" / "documents")
+    assert "raw" not in docs.column_names and len(set(docs["id"].to_pylist())) == docs.num_rows
+
+
+def test_rerun_resumes_and_changes_nothing(corpus, tmp_path):
+    cfg = make_config(corpus, tmp_path / "out")
+    run_pipeline(cfg)
+    before = read_dir(tmp_path / "out" / "documents")
+    again = run_pipeline(cfg)
+    assert again.stats["units_resumed"] == 3 * 2  # three units, two segments
+    assert read_dir(tmp_path / "out" / "documents") == before
+
+
+def test_other_config_into_same_output_is_refused(corpus, tmp_path):
+    run_pipeline(make_config(corpus, tmp_path / "out"))
+    other = load_config(text=f"inputs: ['{corpus}/a.jsonl.gz']\noutput: {tmp_path / 'out'}\nengine: {{executor: local}}\n")
+    with pytest.raises(RunError, match="different config"):
+        run_pipeline(other)
+    assert run_pipeline(other, overwrite=True).balanced
+
+
+def test_lossy_stage_fails_the_run(corpus, tmp_path):
+    cfg = load_config(text=f"inputs: ['{corpus}/a.jsonl.gz']\noutput: {tmp_path}/o\nengine: {{executor: local}}\nstages: [{{name: test_lossy}}]\n")
+    result = run_pipeline(cfg)
+    assert not result.balanced and any("test_lossy" in p for p in result.problems)
+
+
+def test_killed_run_resumes_byte_identical(corpus, tmp_path):
+    reference = tmp_path / "ref"
+    run_pipeline(make_config(corpus, reference))
+    out = tmp_path / "killed"
+    cfg_path = tmp_path / "c.yaml"
+    inputs = ", ".join(f"'{corpus}/{n}'" for n in ("a.jsonl.gz", "b.jsonl", "c.jsonl.gz"))
+    cfg_path.write_text(CONFIG.format(inputs=inputs, out=out, executor="local", sleep=0.3))
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", str(cfg_path), "-q"], env=os.environ.copy())
+    marker_dir = out / "_work" / "seg0"
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(marker_dir.glob("*.done.json")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "stats.json").exists(), "the run finished before it could be interrupted"
+    # The resumed run uses the same config file (same fingerprint): no sleep difference allowed.
+    rerun = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", str(cfg_path), "-q"], env=os.environ.copy())
+    assert rerun.returncode == 0
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["balanced"] and stats["units_resumed"] >= 1
+    assert read_dir(out / "documents") == read_dir(reference / "documents")
+
+
+def test_ray_executor_gives_the_same_bytes(corpus, tmp_path, ray_session):
+    run_pipeline(make_config(corpus, tmp_path / "local"))
+    result = run_pipeline(make_config(corpus, tmp_path / "ray", executor="ray"))
+    assert result.balanced
+    assert read_dir(tmp_path / "ray" / "documents") == read_dir(tmp_path / "local" / "documents")

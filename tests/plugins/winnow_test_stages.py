@@ -1,0 +1,96 @@
+"""Stages used only by the engine's tests (loaded with WINNOW_PLUGINS=winnow_test_stages)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pyarrow as pa
+
+from pipeline import schema, storage
+from pipeline.registry import STAGES, register_stage
+from pipeline.stage import DocumentFilter, GlobalStage, Outcome, StageParams
+
+
+class MinCharsParams(StageParams):
+    min_chars: int = 100
+    sleep_s: float = 0.0  # slows each batch, so a test can interrupt a run part-way
+
+
+class BoomParams(StageParams):
+    word: str = "BOOM"
+
+
+class KeepFirstParams(StageParams):
+    pass
+
+
+if "test_min_chars" not in STAGES:
+
+    @register_stage("test_min_chars")
+    class MinCharsFilter(DocumentFilter):
+        Params = MinCharsParams
+        reasons = ("test_min_chars_short",)
+
+        def process(self, batch: pa.Table) -> Outcome:
+            if self.params.sleep_s:
+                time.sleep(self.params.sleep_s)
+            return super().process(batch)
+
+        def filter(self, doc):
+            return True if len(doc["text"] or "") >= self.params.min_chars else "test_min_chars_short"
+
+    @register_stage("test_boom")
+    class BoomFilter(DocumentFilter):
+        """Raises on documents containing a word: exercises per-row failure accounting."""
+
+        Params = BoomParams
+
+        def filter(self, doc):
+            if self.params.word in (doc["text"] or ""):
+                raise ValueError(f"found {self.params.word}")
+            return True
+
+    @register_stage("test_exact_dedup")
+    class ExactDedup(GlobalStage):
+        """A minimal global stage: keeps the first document (smallest id) of each identical text."""
+
+        Params = KeepFirstParams
+
+        def fit(self, corpus):
+            results = corpus.map(_hash_unit)
+            first: dict[str, str] = {}
+            for unit in sorted(results):
+                for h, doc_id in results[unit]:
+                    if h not in first or doc_id < first[h]:
+                        first[h] = doc_id
+            keep = sorted(first.values())
+            storage.write_atomic(os.path.join(self.state_dir, "keep.txt"), "\n".join(keep).encode())
+
+        def setup(self):
+            self._keep = None
+
+        def apply(self, batch, unit):
+            if self._keep is None:
+                self._keep = set(storage.read_bytes(os.path.join(self.state_dir, "keep.txt")).decode().split("\n"))
+            reasons = [None if i in self._keep else "test_exact_dedup_duplicate" for i in batch[schema.ID].to_pylist()]
+            return Outcome.from_decisions(batch, reasons)
+
+
+def _hash_unit(unit_key: str, path: str):
+    import hashlib
+
+    from pipeline import writers
+
+    t = writers.read_parquet(path, [schema.ID, schema.TEXT])
+    return [(hashlib.sha1((x or "").encode()).hexdigest(), i) for i, x in zip(t[schema.ID].to_pylist(), t[schema.TEXT].to_pylist())]
+
+
+if "test_lossy" not in STAGES:
+
+    @register_stage("test_lossy")
+    class LossyStage(DocumentFilter):
+        """A broken stage that silently loses its last row: the run must notice and fail."""
+
+        def process(self, batch):
+            return Outcome(kept=batch.slice(0, max(batch.num_rows - 1, 0)))
