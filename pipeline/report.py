@@ -1,49 +1,189 @@
-"""OUT/report.html: a self-contained page with the funnel (plots inline, opens offline)."""
+"""OUT/report.html: one self-contained page (plots inline as SVG) showing what a run did, openable offline."""
 
 from __future__ import annotations
 
 import html
+import io
 import json
+from collections import Counter
 from typing import Any
 
-from pipeline import storage
+import pyarrow as pa
+
+from pipeline import schema, storage, writers
+
+MAX_ROWS = 200_000  # rows read for distributions; a crawl-sized run is summarised from a sample of files
+SAMPLES_PER_REASON = 2
 
 
-def _bar_svg(stages: list[dict[str, Any]]) -> str:
-    if not stages:
-        return ""
-    top = max(s["in"] for s in stages) or 1
-    width, row_h = 640, 26
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width + 260}" height="{row_h * len(stages) + 10}" role="img" aria-label="funnel">']
-    for i, s in enumerate(stages):
-        y = 5 + i * row_h
-        kept_w = width * s["kept"] / top
-        lost_w = width * (s["in"] - s["kept"]) / top
-        parts.append(f'<text x="0" y="{y + 16}" font-size="13">{html.escape(s["name"])}</text>')
-        parts.append(f'<rect x="120" y="{y}" width="{kept_w:.1f}" height="{row_h - 6}" fill="#3a7"/>')
-        parts.append(f'<rect x="{120 + kept_w:.1f}" y="{y}" width="{lost_w:.1f}" height="{row_h - 6}" fill="#d66"/>')
-        parts.append(f'<text x="{126 + kept_w + lost_w:.1f}" y="{y + 16}" font-size="12">{s["kept"]:,} / {s["in"]:,}</text>')
-    parts.append("</svg>")
+def _svg(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.fonttype"] = "none"  # text stays text: searchable and readable by tests
+    return plt
+
+
+def funnel_chart(stages: list[dict[str, Any]]) -> str:
+    plt = _plt()
+    names = [s["name"] for s in stages][::-1]
+    kept = [s["kept"] for s in stages][::-1]
+    dropped = [sum(s["dropped"].values()) for s in stages][::-1]
+    failed = [sum(s["failed"].values()) for s in stages][::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1))
+    ax.barh(names, kept, color="#3a7", label="kept")
+    ax.barh(names, dropped, left=kept, color="#e8a33d", label="dropped")
+    ax.barh(names, failed, left=[k + d for k, d in zip(kept, dropped)], color="#c44", label="failed")
+    ax.set_xlabel("documents")
+    ax.set_title("Funnel by stage")
+    ax.legend(loc="lower right")
+    return _svg(fig)
+
+
+def bar_chart(title: str, data: dict[str, tuple[int, int]], labels=("kept", "dropped")) -> str:
+    plt = _plt()
+    keys = sorted(data, key=lambda k: -sum(data[k]))[:20][::-1]
+    a = [data[k][0] for k in keys]
+    b = [data[k][1] for k in keys]
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(keys) + 1))
+    ax.barh(keys, a, color="#3a7", label=labels[0])
+    ax.barh(keys, b, left=a, color="#e8a33d", label=labels[1])
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    return _svg(fig)
+
+
+def histogram(title: str, values: list[float], bins: int = 30, log: bool = False) -> str:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 2.6))
+    ax.hist(values, bins=bins, color="#46a", log=log)
+    ax.set_title(title)
+    return _svg(fig)
+
+
+def _read(folder: str, columns: list[str] | None = None) -> pa.Table | None:
+    tables, rows = [], 0
+    for path in storage.list_files(folder, ".parquet"):
+        t = writers.read_parquet(path)
+        if columns is not None:
+            t = t.select([c for c in columns if c in t.column_names])
+        tables.append(t)
+        rows += t.num_rows
+        if rows >= MAX_ROWS:
+            break
+    return writers.concat(tables) if tables else None
+
+
+def _counts(table: pa.Table | None, column: str) -> Counter:
+    if table is None or column not in table.column_names:
+        return Counter()
+    return Counter("(none)" if v is None else str(v) for v in table[column].to_pylist())
+
+
+def _esc(text: Any, limit: int = 600) -> str:
+    s = "" if text is None else str(text)
+    return html.escape(s[:limit] + ("…" if len(s) > limit else ""))
+
+
+def _samples(docs: pa.Table | None, rejected: pa.Table | None) -> str:
+    parts = ["<h2 id='samples'>Samples</h2><h3>Kept</h3>"]
+    if docs is not None and docs.num_rows:
+        step = max(1, docs.num_rows // 3)
+        for i in range(0, min(docs.num_rows, 3 * step), step):
+            row = docs.slice(i, 1).to_pylist()[0]
+            parts.append(f"<div class='doc'><b>{_esc(row.get('url') or row.get('id'), 200)}</b> "
+                         f"<i>{_esc(row.get('domain'))} · {_esc(row.get('language'))}</i><pre>{_esc(row.get('text'))}</pre></div>")
+    if rejected is not None and rejected.num_rows:
+        parts.append("<h3>Dropped, by reason</h3>")
+        shown: Counter = Counter()
+        for row in rejected.to_pylist():
+            key = (row["stage"], row["reason"])
+            if shown[key] >= SAMPLES_PER_REASON:
+                continue
+            shown[key] += 1
+            text = f"<pre>{_esc(row.get('text'))}</pre>" if row.get("text") else "<p><i>(text not kept)</i></p>"
+            parts.append(f"<div class='doc'><b>{_esc(row['stage'])} / {_esc(row['reason'])}</b>: "
+                         f"{_esc(row.get('url') or row.get('id'), 200)}{text}</div>")
     return "".join(parts)
 
 
-def write_report(output: str, stats: dict[str, Any]) -> None:
+def _stage_table(stats: dict[str, Any]) -> str:
     rows = []
     for s in stats["stages"]:
         dropped = "<br>".join(f"{html.escape(k)}: {v:,}" for k, v in s["dropped"].items()) or "–"
         failed = "<br>".join(f"{html.escape(k)}: {v:,}" for k, v in s["failed"].items()) or "–"
-        rows.append(
-            f"<tr><td>{html.escape(s['name'])}</td><td>{s['in']:,}</td><td>{s['kept']:,}</td>"
-            f"<td>{dropped}</td><td>{failed}</td><td>{s['bytes_in'] / 1e6:.2f}</td><td>{s['seconds']:.2f}</td></tr>"
-        )
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Winnow run report</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}</style>
-</head><body><h1>Winnow run report</h1>
-<p>{stats['documents']:,} documents kept, {stats['rejected']:,} rejected, {stats['errors']:,} errors;
-books {'balance' if stats['balanced'] else 'DO NOT balance'}; {stats['wall_seconds']:.1f} s wall.</p>
-<h2 id="funnel">Funnel</h2>{_bar_svg(stats['stages'])}
-<table><tr><th>stage</th><th>in</th><th>kept</th><th>dropped</th><th>failed</th><th>MB in</th><th>seconds</th></tr>
-{''.join(rows)}</table>
-<h2>Config</h2><pre>{html.escape(json.dumps(stats.get('config', {}), indent=1, default=str))}</pre>
-</body></html>"""
-    storage.write_atomic(storage.join(output, "report.html"), page.encode("utf-8"))
+        counters = "<br>".join(f"{html.escape(k)}: {v:,}" for k, v in s.get("counters", {}).items()) or "–"
+        secs = s["seconds"] + s.get("fit_seconds", 0)
+        rows.append(f"<tr><td>{html.escape(s['name'])}</td><td>{s['in']:,}</td><td>{s['kept']:,}</td><td>{dropped}</td>"
+                    f"<td>{failed}</td><td>{counters}</td><td>{s['bytes_in'] / 1e6:.2f}</td><td>{secs:.2f}</td></tr>")
+    return ("<table><tr><th>stage</th><th>in</th><th>kept</th><th>dropped</th><th>failed</th><th>counters</th>"
+            "<th>MB in</th><th>seconds</th></tr>" + "".join(rows) + "</table>")
+
+
+def build_report(output: str, stats: dict[str, Any]) -> str:
+    docs = _read(storage.join(output, "documents"))
+    rejected = _read(storage.join(output, "rejected"))
+    sections = [f"<h2 id='funnel'>Funnel</h2>{funnel_chart(stats['stages'])}{_stage_table(stats)}"]
+
+    for column, title in ((schema.DOMAIN, "domain"), (schema.LANGUAGE, "language"), (schema.LICENSE, "licence")):
+        kept, dropped = _counts(docs, column), _counts(rejected, column)
+        keys = set(kept) | set(dropped)
+        if keys and keys != {"(none)"}:
+            data = {k: (kept.get(k, 0), dropped.get(k, 0)) for k in keys}
+            sections.append(f"<h2 id='by-{title}'>By {title}</h2>{bar_chart(f'Documents by {title}', data)}")
+
+    if docs is not None:
+        scores = [c for c in docs.column_names if c.startswith("score_") or c == schema.LANGUAGE_SCORE]
+        plots = []
+        for c in scores:
+            vals = [v for v in docs[c].to_pylist() if isinstance(v, (int, float))]
+            if vals:
+                plots.append(histogram(f"{c} (kept documents)", vals))
+        if plots:
+            sections.append("<h2 id='scores'>Score distributions</h2>" + "".join(plots))
+        size_col = next((c for c in ("dup_cluster_size",) if c in docs.column_names), None)
+        if size_col or "dup_cluster" in docs.column_names:
+            if size_col:
+                sizes = [v for v in docs[size_col].to_pylist() if v]
+            else:
+                sizes = [n for k, n in Counter(docs["dup_cluster"].to_pylist()).items() if k is not None]
+            if sizes:
+                sections.append(f"<h2 id='dedup'>Duplicate clusters</h2>{histogram('cluster size', sizes, log=True)}")
+
+    routing = Counter()
+    for s in stats["stages"]:
+        for k, v in s.get("counters", {}).items():
+            if k.startswith("pdf_pages_") or "route" in k:
+                routing[k] += v
+    if routing:
+        data = {k: (v, 0) for k, v in routing.items()}
+        sections.append(f"<h2 id='ocr'>PDF page routing</h2>{bar_chart('pages by route', data, ('pages', ''))}")
+
+    times = {s["name"]: (round(s["seconds"] + s.get("fit_seconds", 0), 3), 0) for s in stats["stages"]}
+    sections.append(f"<h2 id='time'>Time per stage (seconds, summed over workers)</h2>{bar_chart('seconds', times, ('seconds', ''))}")
+    sections.append(_samples(docs, rejected))
+    sections.append(f"<h2>Config</h2><pre>{html.escape(json.dumps(stats.get('config', {}), indent=1, default=str))}</pre>")
+    balance = "balance" if stats["balanced"] else "DO NOT balance: " + html.escape("; ".join(stats.get("problems", [])))
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Winnow run report</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;font-size:13px}}pre{{white-space:pre-wrap;background:#f6f6f6;padding:6px;font-size:12px}}
+.doc{{margin:0.6em 0}}</style></head><body><h1>Winnow run report</h1>
+<p id="summary">{stats['documents']:,} documents kept, {stats['rejected']:,} rejected, {stats['errors']:,} errors;
+books {balance}; {stats['wall_seconds']:.1f} s wall; {stats['units']} units.</p>
+{''.join(sections)}</body></html>"""
+
+
+def write_report(output: str, stats: dict[str, Any]) -> None:
+    storage.write_atomic(storage.join(output, "report.html"), build_report(output, stats).encode("utf-8"))

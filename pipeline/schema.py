@@ -55,6 +55,8 @@ REJECTED_SCHEMA = pa.schema(
         pa.field(ID, pa.string()),
         pa.field(SOURCE, pa.string()),
         pa.field(URL, pa.string()),
+        pa.field(DOMAIN, pa.string()),
+        pa.field(LANGUAGE, pa.string()),
         pa.field(STAGE, pa.string()),
         pa.field(REASON, pa.string()),
         pa.field(TEXT, pa.string()),

@@ -143,18 +143,33 @@ def _load_previous(path: str, batch_size: int) -> Iterator[pa.Table]:
             yield pa.Table.from_batches([batch])
 
 
-def _rejected_rows(outcome_dropped: pa.Table, stage: str, keep_text: bool) -> pa.Table:
+SAMPLE_TEXTS_PER_REASON = 3  # dropped texts kept per (stage, reason) and unit for the report, when not keeping all
+
+
+def _rejected_rows(outcome_dropped: pa.Table, stage: str, keep_text: bool, sampled: dict[str, int]) -> pa.Table:
     n = outcome_dropped.num_rows
     cols = outcome_dropped.column_names
     get = lambda c: outcome_dropped[c] if c in cols else pa.nulls(n, pa.string())  # noqa: E731
+    reasons = outcome_dropped[REASON_COLUMN].to_pylist()
+    if keep_text:
+        texts = get(schema.TEXT)
+    else:
+        all_texts, keep = get(schema.TEXT).to_pylist(), []
+        for reason, text in zip(reasons, all_texts):
+            seen = sampled.get(reason, 0)
+            keep.append(text[:2000] if text is not None and seen < SAMPLE_TEXTS_PER_REASON else None)
+            sampled[reason] = seen + 1
+        texts = pa.array(keep, pa.string())
     return pa.table(
         {
             schema.ID: get(schema.ID),
             schema.SOURCE: get(schema.SOURCE),
             schema.URL: get(schema.URL),
+            schema.DOMAIN: get(schema.DOMAIN),
+            schema.LANGUAGE: get(schema.LANGUAGE),
             schema.STAGE: pa.array([stage] * n, pa.string()),
-            schema.REASON: outcome_dropped[REASON_COLUMN],
-            schema.TEXT: get(schema.TEXT) if keep_text else pa.nulls(n, pa.string()),
+            schema.REASON: pa.array(reasons, pa.string()),
+            schema.TEXT: texts,
             "bytes": pa.array(schema.row_bytes(outcome_dropped), pa.int64()),
         },
         schema=schema.REJECTED_SCHEMA,
@@ -210,6 +225,7 @@ def run_unit(config_dict: dict[str, Any], segment: Segment, unit: Unit, last_seg
     kept_parts: list[pa.Table] = []
     rejected_parts: list[pa.Table] = []
     error_parts: list[pa.Table] = []
+    sampled: dict[str, int] = {}
 
     def run_stages(batch: pa.Table) -> None:
         for name in segment.stage_names:
@@ -229,7 +245,7 @@ def run_unit(config_dict: dict[str, Any], segment: Segment, unit: Unit, last_seg
                 outcome = Outcome(kept=batch.slice(0, 0), failed=failed)
             counts[name].add_outcome(batch, outcome, time.perf_counter() - t0, in_bytes)
             if outcome.dropped is not None and outcome.dropped.num_rows:
-                rejected_parts.append(_rejected_rows(outcome.dropped, name, keep_text))
+                rejected_parts.append(_rejected_rows(outcome.dropped, name, keep_text, sampled))
             if outcome.failed is not None and outcome.failed.num_rows:
                 error_parts.append(_error_rows(outcome.failed, name))
             batch = outcome.kept
@@ -241,7 +257,7 @@ def run_unit(config_dict: dict[str, Any], segment: Segment, unit: Unit, last_seg
         for outcome in _read_safely(unit, batch_size):
             counts[READ_STAGE].add_outcome(None, outcome, time.perf_counter() - t0)
             if outcome.dropped is not None and outcome.dropped.num_rows:
-                rejected_parts.append(_rejected_rows(outcome.dropped, READ_STAGE, keep_text))
+                rejected_parts.append(_rejected_rows(outcome.dropped, READ_STAGE, keep_text, sampled))
             if outcome.failed is not None and outcome.failed.num_rows:
                 error_parts.append(_error_rows(outcome.failed, READ_STAGE))
             run_stages(outcome.kept)

@@ -15,6 +15,7 @@ app = typer.Typer(
 # Each module adds its commands to `app`. Only commands that work are registered.
 from pipeline.cli import run as _run  # noqa: E402,F401
 from pipeline.cli import inspect as _inspect  # noqa: E402,F401
+from pipeline.cli import plan as _plan  # noqa: E402,F401
 
 
 def main() -> None:

@@ -1,0 +1,63 @@
+"""`winnow plan`: what a run will cost, estimated from a real run on a sample of its inputs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Optional
+
+import typer
+
+from pipeline.cli import app
+from pipeline.cli.common import console, fail
+
+
+@app.command()
+def plan(
+    config: str = typer.Argument(..., help="Pipeline YAML."),
+    input: list[str] = typer.Option([], "--input", "-i", help="Input path or glob; repeatable."),
+    set_: list[str] = typer.Option([], "--set", help="Override a config param: NAME=VALUE."),
+    cores: int = typer.Option(2, "--cores", help="Cores the real run will have."),
+    sample_mb: float = typer.Option(50.0, "--sample-mb", help="Input bytes to sample (smallest files first)."),
+    nodes: Optional[int] = typer.Option(None, "--snapshot-nodes", help="Also estimate a whole Common Crawl snapshot on N nodes."),
+    cores_per_node: int = typer.Option(64, "--cores-per-node"),
+    memory_gb: float = typer.Option(256.0, "--memory-gb-per-node"),
+    core_hour_usd: float = typer.Option(0.04, "--core-hour-usd", help="Price of a CPU core-hour."),
+    gpu_hour_usd: float = typer.Option(2.5, "--gpu-hour-usd", help="Price of a GPU-hour."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """Estimate documents, bytes, time per stage, dedup memory and OCR cost before running."""
+    from pipeline.config import ConfigError, load_config, parse_set
+    from pipeline.plan import Prices, estimate, snapshot_estimate
+    from pipeline.registry import load_plugins
+    from pipeline.storage import InputError
+
+    logging.basicConfig(level=logging.WARNING)
+    load_plugins()
+    try:
+        cfg = load_config(config, inputs=input or None, output="/nonexistent-plan-output", overrides=parse_set(set_))
+        prices = Prices(core_hour_usd, gpu_hour_usd)
+        result = estimate(cfg, sample_bytes=int(sample_mb * 1e6), cores=cores, prices=prices)
+        if nodes:
+            result["snapshot"] = snapshot_estimate(result, nodes, cores_per_node, memory_gb, prices)
+    except (ConfigError, InputError, ValueError) as exc:
+        fail(str(exc))
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    d, t = result["documents"], result["time"]
+    console.print(f"inputs: {result['inputs']['files']} files, {result['inputs']['bytes'] / 1e6:,.1f} MB "
+                  f"(sampled {result['inputs']['sampled_files']} files, {result['inputs']['sampled_bytes'] / 1e6:,.1f} MB)")
+    console.print(f"documents: ~{d['read']:,} read, ~{d['kept']:,} kept, ~{d['rejected']:,} rejected, ~{d['errors']:,} errors")
+    for s in result["stages"]:
+        console.print(f"  {s['name']:<22} in ~{s['documents_in']:>10,}  kept ~{s['kept']:>10,}  {s['cpu_seconds']:>9.1f} cpu-s")
+    console.print(f"time: ~{t['wall_seconds']:,.0f} s wall on {t['cores']} cores ({t['cpu_seconds']:,.0f} cpu-s, ~${t['cost_usd']})")
+    if result["dedup_peak_memory_bytes"]:
+        console.print(f"dedup index: ~{result['dedup_peak_memory_bytes'] / 1e6:,.1f} MB")
+    if result["ocr"]["pages"]:
+        o = result["ocr"]
+        console.print(f"OCR: ~{o['pages']:,} pages; CPU ~{o['cpu_seconds']:,.0f} s (${o['cpu_cost_usd']}), "
+                      f"GPU ~{o['gpu_seconds_assumed']:,.0f} s assumed (${o['gpu_cost_usd']})")
+    if "snapshot" in result:
+        console.print("whole snapshot: " + json.dumps(result["snapshot"], indent=1))
+    console.print(f"assumptions: {result['assumptions']}")

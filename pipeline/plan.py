@@ -1,0 +1,167 @@
+"""`winnow plan`: estimate a run's documents, bytes, time, dedup memory and OCR cost from a sample, before running.
+
+The sample is a real run: the pipeline runs in this process on the smallest input files (up to a byte
+budget) into a temporary directory, and the per-byte rates it shows are scaled to the whole input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline import storage
+from pipeline.config import PipelineConfig
+from pipeline.runner import plan_units, run_pipeline
+
+# Assumptions that no sample on this machine can measure; each is printed with the estimate.
+RAY_STARTUP_S = 5.0  # PITFALLS.md: ray.init() on a small machine
+GPU_OCR_PAGES_PER_S = 10.0  # assumed VLM OCR throughput on one modern GPU (not measured here: no GPU)
+SIGNATURE_OVERHEAD_BYTES = 48  # per document in the dedup index: id, bucket keys, union-find entry
+
+
+@dataclass
+class Prices:
+    core_hour: float = 0.04  # USD per CPU core-hour (assumption; pass your own)
+    gpu_hour: float = 2.50  # USD per GPU-hour (assumption; pass your own)
+
+
+def _file_size(path: str) -> int:
+    if path.startswith(("http://", "https://")):
+        return 0  # unknown without a request; the estimate says so
+    fs, inner = storage.filesystem(path)
+    return int(fs.get_file_info(inner).size or 0)
+
+
+def _dedup_signature_bytes(config: PipelineConfig) -> int | None:
+    """Bytes per document a fuzzy-dedup index holds, from the dedup stage's parameters."""
+    for spec in config.stages:
+        p = spec.params.model_dump()
+        perms = p.get("num_perm") or ((p.get("bands") or 0) * (p.get("rows") or 0)) or None
+        if "dedup" in spec.name and perms:
+            return int(perms) * 8 + SIGNATURE_OVERHEAD_BYTES
+        if "dedup" in spec.name:
+            return 16 + SIGNATURE_OVERHEAD_BYTES  # exact dedup: one 128-bit hash per document
+    return None
+
+
+def estimate(config: PipelineConfig, sample_bytes: int = 50_000_000, cores: int = 2, prices: Prices | None = None) -> dict[str, Any]:
+    """Run the pipeline on a sample of the inputs and scale its rates to the whole input."""
+    prices = prices or Prices()
+    units = plan_units(config)
+    sizes = {u.path: _file_size(u.path) for u in units}
+    total_bytes = sum(sizes.values())
+    chosen, acc = [], 0
+    for path in sorted(sizes, key=lambda p: (sizes[p], p)):
+        if chosen and acc + sizes[path] > sample_bytes:
+            break
+        chosen.append(path)
+        acc += sizes[path]
+    with tempfile.TemporaryDirectory(prefix="winnow-plan-") as tmp:
+        sample_cfg = dataclasses.replace(
+            config,
+            inputs=[dataclasses.replace(spec, path=p) for p in chosen for spec in config.inputs[:1]],
+            output=storage.join(tmp, "out"),
+            engine=config.engine.model_copy(update={"executor": "local"}),
+        )
+        # Keep each chosen file with the reader options of the input entry it came from.
+        sample_cfg.inputs = []
+        for spec in config.inputs:
+            for p in storage.expand([spec.path]):
+                if p in chosen:
+                    sample_cfg.inputs.append(dataclasses.replace(spec, path=p))
+        # Warm-up on the smallest file: imports and model loading are a per-worker constant that a
+        # small sample would otherwise scale up as if it were per-byte work.
+        warm = dataclasses.replace(sample_cfg, inputs=sample_cfg.inputs[:1], output=storage.join(tmp, "warmup"))
+        run_pipeline(warm)
+        stats = run_pipeline(sample_cfg).stats
+        doc_files = storage.list_files(storage.join(sample_cfg.output, "documents"), ".parquet")
+        parquet_bytes = sum(_file_size(f) for f in doc_files)
+    scale = total_bytes / acc if acc else float(len(units)) / max(len(chosen), 1)
+    stage_rows = []
+    cpu_seconds = 0.0
+    for s in stats["stages"]:
+        secs = (s["seconds"] + s.get("fit_seconds", 0.0)) * scale
+        cpu_seconds += secs
+        stage_rows.append({"name": s["name"], "documents_in": round(s["in"] * scale), "kept": round(s["kept"] * scale),
+                           "cpu_seconds": round(secs, 3)})
+    records = stats["stages"][0]["in"] * scale
+    kept = stats["documents"] * scale
+    ocr_pages = sum(v for s in stats["stages"] for k, v in s.get("counters", {}).items()
+                    if k.startswith("pdf_pages_") and "ocr" in k) * scale
+    ocr_cpu_seconds = sum(s["seconds"] for s in stats["stages"] if s["name"].startswith("pdf")) * scale
+    sig = _dedup_signature_bytes(config)
+    workers = min(cores, len(units)) or 1
+    wall = RAY_STARTUP_S + cpu_seconds / workers
+    out = {
+        "inputs": {"files": len(units), "bytes": total_bytes, "sampled_files": len(chosen), "sampled_bytes": acc,
+                   "unknown_size_files": sum(1 for v in sizes.values() if v == 0)},
+        "documents": {"read": round(records), "kept": round(kept), "rejected": round(stats["rejected"] * scale),
+                      "errors": round(stats["errors"] * scale)},
+        "stages": stage_rows,
+        "time": {"cpu_seconds": round(cpu_seconds, 3), "cores": cores, "wall_seconds": round(wall, 1),
+                 "cost_usd": round(cpu_seconds / 3600 * prices.core_hour, 4)},
+        "dedup_peak_memory_bytes": round(kept * sig) if sig else None,
+        "ocr": {"pages": round(ocr_pages), "cpu_seconds": round(ocr_cpu_seconds, 1),
+                "gpu_seconds_assumed": round(ocr_pages / GPU_OCR_PAGES_PER_S, 1),
+                "cpu_cost_usd": round(ocr_cpu_seconds / 3600 * prices.core_hour, 4),
+                "gpu_cost_usd": round(ocr_pages / GPU_OCR_PAGES_PER_S / 3600 * prices.gpu_hour, 4)},
+        "output": {"documents_parquet_bytes": round(parquet_bytes * scale),
+                   "parquet_bytes_per_kept_doc": round(parquet_bytes / stats["documents"], 1) if stats["documents"] else None},
+        "ratios": {"records_per_document": round(stats["stages"][0]["in"] / max(stats["stages"][0]["kept"], 1), 3),
+                   "kept_per_document": round(stats["documents"] / max(stats["stages"][0]["kept"], 1), 4)},
+        "per_core": {"records_per_s": round(records / cpu_seconds, 2) if cpu_seconds else None,
+                     "bytes_per_s": round(total_bytes / cpu_seconds, 1) if cpu_seconds else None},
+        "assumptions": {"ray_startup_s": RAY_STARTUP_S, "gpu_ocr_pages_per_s": GPU_OCR_PAGES_PER_S,
+                        "core_hour_usd": prices.core_hour, "gpu_hour_usd": prices.gpu_hour,
+                        "signature_bytes_per_doc": sig},
+    }
+    return out
+
+
+# Common Crawl main-crawl shape, from the crawls' published statistics (order of magnitude).
+CC_SNAPSHOT = {"warc_files": 90_000, "bytes_per_warc": 1.1e9, "pages": 3.0e9}
+
+
+def snapshot_estimate(plan: dict[str, Any], nodes: int, cores_per_node: int, memory_gb_per_node: float,
+                      prices: Prices | None = None) -> dict[str, Any]:
+    """Scale a sample plan's per-core rates to a whole Common Crawl snapshot on a cluster.
+
+    Pages are the reader's documents (HTML responses); records include requests and metadata, which
+    cost reading time too, so time scales with records = pages × the sample's records per document.
+    """
+    prices = prices or Prices()
+    rate = plan["per_core"]["records_per_s"]
+    if not rate:
+        raise ValueError("the sample processed no records; cannot scale it")
+    pages = CC_SNAPSHOT["pages"]
+    records = pages * plan["ratios"]["records_per_document"]
+    kept = pages * plan["ratios"]["kept_per_document"]
+    core_seconds = records / rate
+    cores = nodes * cores_per_node
+    sig = plan["assumptions"]["signature_bytes_per_doc"] or (16 + SIGNATURE_OVERHEAD_BYTES)
+    dedup_bytes = kept * sig
+    per_doc_out = plan["output"]["parquet_bytes_per_kept_doc"] or 0
+    in_flight_bytes = 2 * cores_per_node * CC_SNAPSHOT["bytes_per_warc"]  # 2 units per core, one WARC each
+    return {
+        "snapshot": CC_SNAPSHOT,
+        "cluster": {"nodes": nodes, "cores_per_node": cores_per_node, "memory_gb_per_node": memory_gb_per_node},
+        "records": round(records),
+        "kept_documents": round(kept),
+        "core_hours": round(core_seconds / 3600),
+        "wall_hours": round(core_seconds / cores / 3600, 2),
+        "cost_usd": round(core_seconds / 3600 * prices.core_hour),
+        "dedup_index_gb": round(dedup_bytes / 1e9, 1),
+        "dedup_index_gb_per_node": round(dedup_bytes / 1e9 / nodes, 2),
+        "dedup_fits_in_half_the_memory": dedup_bytes / nodes < 0.5 * memory_gb_per_node * 1e9,
+        # Units stream their documents to disk; the object store only carries task arguments and
+        # results, so its need is small. Scratch disk holds the WARCs in flight and the outputs.
+        "scratch_disk_gb_per_node": round(in_flight_bytes / 1e9, 1),
+        "output_tb": round(kept * per_doc_out / 1e12, 2),
+    }
+
+
+def format_plan(plan: dict[str, Any]) -> str:
+    return json.dumps(plan, indent=2)
