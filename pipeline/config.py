@@ -42,6 +42,7 @@ class InputSpec:
     path: str
     format: str = "auto"
     options: dict[str, Any] = field(default_factory=dict)
+    crawl: dict[str, Any] | None = None  # a Common Crawl source (pipeline.commoncrawl): crawl, kind, segments, ...
 
 
 @dataclass
@@ -62,10 +63,19 @@ class PipelineConfig:
     params: dict[str, Any]
     source_path: str | None = None
 
+    def public_dict(self) -> dict[str, Any]:
+        """`to_dict` with credentials removed from every path: what stats.json and the report show."""
+        from pipeline.storage import redact
+
+        d = self.to_dict()
+        d["inputs"] = [{**i, "path": redact(i["path"])} for i in d["inputs"]]
+        d["output"] = redact(d["output"])
+        return d
+
     def to_dict(self) -> dict[str, Any]:
         """A plain, JSON-able form: what workers rebuild the pipeline from, and what the run hash covers."""
         return {
-            "inputs": [{"path": i.path, "format": i.format, **i.options} for i in self.inputs],
+            "inputs": [{**(i.crawl or {"path": i.path, "format": i.format}), **i.options} for i in self.inputs],
             "output": self.output,
             "engine": self.engine.model_dump(),
             "stages": [{"name": s.name, **s.params.model_dump(mode="json")} for s in self.stages],
@@ -140,6 +150,23 @@ def builtin_params(config_dir: str) -> dict[str, Any]:
     return {"demo": demo_dir, "config_dir": config_dir}
 
 
+def _crawl_entry(entry: dict[str, Any], where: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`{crawl: CC-MAIN-..., kind, segments, max_files, base}` → a path/format entry plus the crawl selection."""
+    from pipeline.commoncrawl import DEFAULT_BASE, CrawlSource
+
+    entry = dict(entry)
+    crawl = {k: entry.pop(k) for k in ("crawl", "kind", "segments", "max_files", "base") if k in entry}
+    crawl.setdefault("kind", "warc")
+    crawl.setdefault("base", DEFAULT_BASE)
+    try:
+        source = CrawlSource(**{**crawl, "segments": tuple(crawl.get("segments") or ())})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    entry.pop("path", None)
+    entry.pop("format", None)
+    return {"path": source.listing_url, "format": source.kind, **entry}, crawl
+
+
 def load_config(
     path: str | None = None,
     *,
@@ -184,6 +211,9 @@ def load_config(
         entry = _substitute(entry, params, f"inputs[{i}]", builtins)
         if isinstance(entry, str):
             entry = {"path": entry}
+        crawl = None
+        if isinstance(entry, dict) and "crawl" in entry:
+            entry, crawl = _crawl_entry(entry, f"inputs[{i}]")
         if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
             raise ConfigError(f"inputs[{i}]: expected a path string or a mapping with a 'path' key")
         entry = dict(entry)
@@ -195,7 +225,7 @@ def load_config(
                 READERS[fmt].Params(**entry)
             except ValidationError as exc:
                 raise ConfigError(_format_validation(f"inputs[{i}] ({fmt} reader)", exc, READERS[fmt].Params)) from None
-        specs.append(InputSpec(path=os.path.expanduser(path_value), format=fmt, options=entry))
+        specs.append(InputSpec(path=os.path.expanduser(path_value), format=fmt, options=entry, crawl=crawl))
 
     out = output or _substitute(raw.get("output"), params, "output", builtins)
     if not out or not isinstance(out, str):

@@ -41,7 +41,17 @@ def plan_units(config: PipelineConfig) -> list[Unit]:
     units: list[Unit] = []
     seen: set[str] = set()
     for spec in config.inputs:
-        for path in storage.expand([spec.path]):
+        if spec.crawl:
+            from pipeline.commoncrawl import CrawlSource, list_files
+
+            source = CrawlSource(**{**spec.crawl, "segments": tuple(spec.crawl.get("segments") or ())})
+            try:
+                paths = list_files(source)
+            except (OSError, ValueError) as exc:
+                raise storage.InputError(f"{source.listing_url}: {exc}") from None
+        else:
+            paths = storage.expand([spec.path])
+        for path in paths:
             if path in seen:
                 continue
             seen.add(path)
@@ -71,7 +81,7 @@ def _check_output(config: PipelineConfig, layout: Layout, overwrite: bool) -> No
             )
     elif storage.list_files(layout.documents):
         raise RunError(f"{config.output} already holds documents/ from another tool or run; pass --overwrite")
-    storage.write_atomic(manifest, json.dumps({"fingerprint": fingerprint, "config": config.to_dict()}, indent=1, default=str).encode())
+    storage.write_atomic(manifest, json.dumps({"fingerprint": fingerprint, "config": config.public_dict()}, indent=1, default=str).encode())
 
 
 def _segment_resources(segment: Segment) -> dict[str, float]:
@@ -221,7 +231,7 @@ def _finish(config, layout: Layout, segments, units, per_segment_results, wall: 
             "bytes_per_s": round(read.bytes_in / wall, 1) if wall else None,
         },
         "fingerprint": config.fingerprint(),
-        "config": config.to_dict(),
+        "config": config.public_dict(),
     }
     storage.write_atomic(storage.join(config.output, "stats.json"), json.dumps(stats, indent=1, default=str).encode())
     try:

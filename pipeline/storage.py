@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import glob
 import gzip
+import http.client
 import io
 import os
 import posixpath
@@ -23,6 +24,17 @@ RETRYABLE_HTTP = {429, 500, 502, 503, 504}
 
 class InputError(ValueError):
     """A path or glob that names nothing, or a scheme Winnow cannot read. Raised before any work starts."""
+
+
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+_SECRET_PARAMS = re.compile(r"(?i)([?&](?:x-amz-signature|x-amz-credential|x-amz-security-token|signature|sig|token|key)=)[^&\s]+")
+
+
+def redact(text: str | None) -> str | None:
+    """Remove credentials from URLs (user:password@, signed-URL query parameters) before they are written anywhere."""
+    if not text:
+        return text
+    return _SECRET_PARAMS.sub(r"\1REDACTED", _USERINFO.sub(r"\g<scheme>REDACTED@", text))
 
 
 def is_remote(path: str) -> bool:
@@ -93,7 +105,7 @@ def expand(patterns: list[str]) -> list[str]:
         else:
             base = re.split(r"[*?\[]", inner, maxsplit=1)[0].rsplit("/", 1)[0]
             pat = inner
-        infos = fs.get_file_info(pafs.FileSelector(base, recursive=True))
+        infos = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
         matched = sorted(
             scheme + i.path
             for i in infos
@@ -116,7 +128,7 @@ def _http_get(url: str, attempts: int = 5, timeout: float = 60.0) -> bytes:
         except urllib.error.HTTPError as exc:
             if exc.code not in RETRYABLE_HTTP or attempt == attempts:
                 raise
-        except (urllib.error.URLError, TimeoutError, ConnectionError):
+        except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.IncompleteRead):
             if attempt == attempts:
                 raise
         time.sleep(delay)

@@ -182,7 +182,7 @@ def _error_rows(failed: pa.Table, stage: str) -> pa.Table:
     get = lambda c: failed[c] if c in cols else pa.nulls(n, pa.string())  # noqa: E731
     metas = get(schema.METADATA).to_pylist()
     ids = get(schema.ID).to_pylist()
-    locators = [schema.locator_of(m) or i for m, i in zip(metas, ids)]
+    locators = [storage.redact(schema.locator_of(m) or i) for m, i in zip(metas, ids)]
     return pa.table(
         {
             schema.ID: get(schema.ID),
@@ -191,7 +191,8 @@ def _error_rows(failed: pa.Table, stage: str) -> pa.Table:
             schema.URL: get(schema.URL),
             schema.STAGE: pa.array([stage] * n, pa.string()),
             schema.ERROR: failed[ERROR_COLUMN],
-            schema.DETAIL: failed[DETAIL_COLUMN] if DETAIL_COLUMN in cols else failed[ERROR_COLUMN],
+            schema.DETAIL: pa.array([storage.redact(d) for d in (failed[DETAIL_COLUMN] if DETAIL_COLUMN in cols
+                                                                   else failed[ERROR_COLUMN]).to_pylist()], pa.string()),
             "bytes": pa.array(schema.row_bytes(failed), pa.int64()),
         },
         schema=schema.ERRORS_SCHEMA,
