@@ -1,0 +1,169 @@
+"""Stage `license_detect`: which Creative Commons licence a page or PDF declares, and the evidence for it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+
+from filters.rights import names
+from filters.rights.cc import license_from_name, license_from_url, most_restrictive
+from filters.rights.html import is_html, json_ld_licenses, page_signals
+from pipeline import schema
+from pipeline.registry import register_stage
+from pipeline.stage import Outcome, Stage, StageParams, error_code, error_detail, set_column
+
+# Meta tags whose content states a licence (Dublin Core and its variants, plain "license"/"rights").
+LICENSE_METAS = frozenset(
+    {
+        "dc.rights",
+        "dc.rights.license",
+        "dc.license",
+        "dcterms.rights",
+        "dcterms.license",
+        "license",
+        "rights",
+        "cc:license",
+        "og:license",
+        "citation_license",
+        "prism.copyright",
+        "copyright",
+    }
+)
+MAX_EVIDENCE_ITEMS = 20
+
+
+class LicenseDetectParams(StageParams):
+    # Accept a plain creativecommons.org licence link (no rel="license") as the page's licence. Weaker evidence:
+    # a page can link to a licence without using it (an article about CC); the method is recorded either way.
+    plain_links: bool = True
+    # Keep a licence the input record already carried (JSONL/Parquet `license` field) when nothing is found.
+    keep_existing: bool = True
+
+
+def _finding(method: str, license_id: str, where: str, port: str | None = None) -> dict[str, Any]:
+    item = {"method": method, "license": license_id, "where": where[:300]}
+    if port:
+        item["port"] = port
+    return item
+
+
+def html_findings(raw: bytes | str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every licence statement in a page, tagged by method; plus notes (unparsed JSON-LD, truncation)."""
+    signals = page_signals(raw)
+    found: list[dict[str, Any]] = []
+    for link in signals.links:
+        rel_license = "license" in link.rel.split()
+        hit = license_from_url(link.href)
+        if hit:
+            method = names.METHOD_REL_LICENSE if rel_license else names.METHOD_CC_LINK
+            found.append(_finding(method, hit[0], f"{link.tag}[href={link.href}]", hit[1]))
+        elif rel_license:
+            # rel=license to a site's own terms page (Wikipedia): trust it only if the URL or text names a CC licence.
+            named = license_from_name(link.href.replace("_", " ")) or license_from_name(link.text)
+            if named:
+                found.append(
+                    _finding(names.METHOD_REL_LICENSE_NAMED, named, f"{link.tag}[href={link.href}] {link.text}")
+                )
+    for block in signals.json_ld:
+        for value in json_ld_licenses(block):
+            hit = license_from_url(value)
+            lid = hit[0] if hit else license_from_name(value)
+            if lid:
+                found.append(_finding(names.METHOD_JSON_LD, lid, f"json-ld license={value}", hit[1] if hit else None))
+    for key, content in signals.metas:
+        if key in LICENSE_METAS and content:
+            hit = license_from_url(content)
+            lid = hit[0] if hit else license_from_name(content)
+            if lid:
+                found.append(_finding(names.METHOD_META, lid, f"meta[{key}]={content}", hit[1] if hit else None))
+    notes: dict[str, Any] = {}
+    if signals.json_ld_errors:
+        notes["json_ld_unparsed"] = signals.json_ld_errors
+    if signals.truncated:
+        notes["html_truncated"] = True
+    return found, notes
+
+
+def pdf_findings(pdf_rights: dict[str, Any]) -> list[dict[str, Any]]:
+    """Licence statements among a PDF's XMP and document-information rights fields."""
+    found = []
+    for key, value in sorted(pdf_rights.items()):
+        for text in value if isinstance(value, list) else [value]:
+            if not isinstance(text, str):
+                continue
+            hit = license_from_url(text)
+            lid = hit[0] if hit else license_from_name(text)
+            if lid:
+                found.append(_finding(names.METHOD_PDF, lid, f"pdf {key}={text}", hit[1] if hit else None))
+    return found
+
+
+def decide(found: list[dict[str, Any]], plain_links: bool) -> tuple[str | None, str | None]:
+    """The licence and method: the strongest method that found anything decides; within it the most restrictive."""
+    for method in names.METHOD_ORDER:
+        if method == names.METHOD_CC_LINK and not plain_links:
+            continue
+        ids = list(dict.fromkeys(f["license"] for f in found if f["method"] == method))
+        if ids:
+            return most_restrictive(ids), method
+    return None, None
+
+
+@register_stage(names.LICENSE_DETECT)
+class LicenseDetectStage(Stage):
+    """Annotates `license` and `license_evidence` from the row's HTML (`raw`) or PDF rights metadata."""
+
+    Params = LicenseDetectParams
+    adds_columns = (schema.LICENSE, schema.LICENSE_EVIDENCE)
+
+    def detect(
+        self, raw: bytes | None, content_type: str | None, metadata: str | None, existing: str | None
+    ) -> tuple[str | None, dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        notes: dict[str, Any] = {}
+        if is_html(content_type, raw):
+            found, notes = html_findings(raw)
+        meta = json.loads(metadata) if metadata else {}
+        pdf_rights = meta.get("pdf_rights") if isinstance(meta, dict) else None
+        if isinstance(pdf_rights, dict):
+            found.extend(pdf_findings(pdf_rights))
+        license_id, method = decide(found, self.params.plain_links)
+        evidence: dict[str, Any] = {"method": method, "found": found[:MAX_EVIDENCE_ITEMS], **notes}
+        if len(found) > MAX_EVIDENCE_ITEMS:
+            evidence["found_total"] = len(found)
+        if len({f["license"] for f in found if f["method"] == method}) > 1:
+            evidence["chosen"] = "most_restrictive"
+        if license_id is None and existing and self.params.keep_existing:
+            license_id, evidence["method"] = existing, names.METHOD_FIELD
+        if raw is None and not isinstance(pdf_rights, dict):
+            evidence["source"] = "no_html"  # text-only input: nothing to inspect
+        return license_id, evidence
+
+    def process(self, batch: pa.Table) -> Outcome:
+        n = batch.num_rows
+        cols = batch.column_names
+        get = lambda c: batch[c].to_pylist() if c in cols else [None] * n
+        raws, ctypes, metas, existing = (
+            get(schema.RAW),
+            get(schema.CONTENT_TYPE),
+            get(schema.METADATA),
+            get(schema.LICENSE),
+        )
+        licenses: list[str | None] = []
+        evidences: list[str | None] = []
+        errors: list[str | None] = [None] * n
+        details: list[str | None] = [None] * n
+        for i in range(n):
+            try:
+                lid, evidence = self.detect(raws[i], ctypes[i], metas[i], existing[i])
+                licenses.append(lid)
+                evidences.append(schema.metadata_json(evidence))
+            except Exception as exc:  # noqa: BLE001 - one hostile page fails alone
+                licenses.append(existing[i])
+                evidences.append(None)
+                errors[i], details[i] = error_code(self.name, exc), error_detail(exc)
+        out = set_column(batch, schema.LICENSE, pa.array(licenses, pa.string()))
+        out = set_column(out, schema.LICENSE_EVIDENCE, pa.array(evidences, pa.string()))
+        return Outcome.from_decisions(out, [None] * n, errors, details)

@@ -1,0 +1,48 @@
+"""`winnow export`: tokenize curated documents and write weighted, shuffled token shards with a manifest."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from pipeline.cli import app
+from pipeline.cli.common import console, fail
+
+EXPORT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "export.yaml"
+
+
+@app.command()
+def export(
+    config: Optional[str] = typer.Argument(
+        None, help="Export YAML; default: configs/export.yaml (the demo's output)."
+    ),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Output directory (overrides the config)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a config param: NAME=VALUE; repeatable."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an output directory that holds another export."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Export Megatron (.bin/.idx) and numpy token shards mixed by weights.yaml, plus manifest.json."""
+    from pipeline.config import ConfigError, parse_set
+    from pipeline.export import ExportError, load_export_config, run_export
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    path = config or str(EXPORT_CONFIG)
+    try:
+        cfg = load_export_config(path, output=output, overrides=parse_set(set_))
+        manifest = run_export(cfg, overwrite=overwrite, say=(lambda m: None) if quiet else console.print)
+    except (ConfigError, ExportError) as exc:
+        fail(f"{path}: {exc}")
+    if not quiet:
+        for dom, d in manifest["domains"].items():
+            console.print(
+                f"  {dom:<12} weight {d['weight']:.3f}  {d['tokens']:>12,} tokens  {d['documents']:>8,} docs  "
+                f"{d['epochs']:.2f} epochs"
+            )
+        console.print(
+            f"{manifest['total_tokens']:,} tokens in {len(manifest['shards'])} shard(s) → {cfg.output}/manifest.json"
+        )

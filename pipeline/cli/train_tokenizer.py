@@ -1,0 +1,32 @@
+"""`winnow train-tokenizer`: train a byte-level BPE tokenizer on curated documents (all local)."""
+
+from __future__ import annotations
+
+import typer
+
+from pipeline.cli import app
+from pipeline.cli.common import console, fail
+
+
+@app.command("train-tokenizer")
+def train_tokenizer_command(
+    input: list[str] = typer.Option(
+        ..., "--input", "-i", help="A run output dir, Parquet/JSONL files or globs; repeatable."
+    ),
+    vocab_size: int = typer.Option(..., "--vocab-size", help="Vocabulary size, EOS included (≥ 257)."),
+    output: str = typer.Option(..., "--output", "-o", help="Directory for tokenizer.json and tokenizer_config.json."),
+    eos_token: str = typer.Option("<|endoftext|>", "--eos-token", help="The end-of-document special token."),
+) -> None:
+    """Train a byte-level BPE (every byte encodable, EOS as a special token) and write DIR/tokenizer.json."""
+    from pipeline.storage import InputError
+    from pipeline.tokenize import Tokenizer, train_tokenizer
+
+    try:
+        path = train_tokenizer(input, vocab_size, output, eos_token=eos_token)
+    except (InputError, ValueError) as exc:
+        fail(str(exc))
+    tok = Tokenizer.load(path)
+    console.print(
+        f"{tok.vocab_size:,}-token byte-level BPE (eos {tok.eos_token!r} = {tok.eos_id}, "
+        f"hash {tok.fingerprint}) → {path}"
+    )

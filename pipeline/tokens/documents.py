@@ -1,0 +1,138 @@
+"""Reading documents to tokenize: a run's documents/ or Parquet/JSONL files, in batches of the few columns needed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+
+from pipeline import schema, storage
+
+PARQUET = (".parquet",)
+JSONL = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.zstd", ".json.gz", ".ndjson")
+COLUMNS = (schema.ID, schema.TEXT, schema.DOMAIN, schema.SOURCE, schema.LICENSE)
+
+
+def document_files(items: list[str]) -> list[str]:
+    """Expand a run's output directory (→ its documents/*.parquet), directories, globs and files into input files."""
+    files: list[str] = []
+    for item in items:
+        docs_dir = storage.join(item, "documents")
+        if not storage.is_remote(item) and os.path.isdir(docs_dir):
+            found = storage.list_files(docs_dir, ".parquet")
+            if not found:
+                raise storage.InputError(f"{item!r} is a run output whose documents/ holds no Parquet files")
+            files.extend(found)
+            continue
+        matched = [p for p in storage.expand([item]) if p.endswith(PARQUET + JSONL)]
+        if not matched:
+            raise storage.InputError(f"{item!r} holds no Parquet or JSONL documents")
+        files.extend(matched)
+    seen: set[str] = set()
+    return [f for f in files if not (f in seen or seen.add(f))]
+
+
+def inputs_hash(files: list[str]) -> str:
+    """Content hash of the inputs (bytes, in order): the cache key that makes a pool reusable across runs."""
+    h = hashlib.sha256()
+    for path in files:
+        with storage.open_input(path) as f:
+            while chunk := f.read(1 << 22):
+                h.update(chunk)
+        h.update(b"\x00")
+    return h.hexdigest()[:24]
+
+
+def document_batches(path: str, batch_size: int, default_domain: str) -> Iterator[dict[str, list]]:
+    """Batches of {id, text, domain, source, license} lists; a missing column reads as nulls."""
+    if path.endswith(PARQUET):
+        yield from _parquet_batches(path, batch_size, default_domain)
+    else:
+        yield from _jsonl_batches(path, batch_size, default_domain)
+
+
+def _parquet_batches(path: str, batch_size: int, default_domain: str) -> Iterator[dict[str, list]]:
+    import pyarrow.parquet as pq
+
+    with storage.open_input(path) as f:
+        pf = pq.ParquetFile(f)
+        present = [c for c in COLUMNS if c in pf.schema_arrow.names]
+        if schema.TEXT not in present:
+            raise storage.InputError(f"{path}: no {schema.TEXT!r} column")
+        row = 0
+        for rb in pf.iter_batches(batch_size=batch_size, columns=present):
+            cols = rb.to_pydict()
+            n = rb.num_rows
+            out = {c: cols.get(c, [None] * n) for c in COLUMNS}
+            out[schema.ID] = [
+                i if i is not None else schema.make_id(f"{path}#{row + k + 1}") for k, i in enumerate(out[schema.ID])
+            ]
+            out[schema.DOMAIN] = [d or default_domain for d in out[schema.DOMAIN]]
+            row += n
+            yield out
+
+
+def _jsonl_batches(path: str, batch_size: int, default_domain: str) -> Iterator[dict[str, list]]:
+    out: dict[str, list] = {c: [] for c in COLUMNS}
+    with storage.open_text_lines(path) as lines:
+        for lineno, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except ValueError as exc:
+                raise storage.InputError(f"{path}:{lineno}: not a JSON object: {exc}") from None
+            text = record.get(schema.TEXT) if isinstance(record, dict) else None
+            if not isinstance(text, str):
+                raise storage.InputError(f"{path}:{lineno}: no string {schema.TEXT!r} field")
+            doc_id = record.get(schema.ID)
+            out[schema.ID].append(str(doc_id) if doc_id is not None else schema.make_id(f"{path}:{lineno}"))
+            out[schema.TEXT].append(text)
+            out[schema.DOMAIN].append(record.get(schema.DOMAIN) or default_domain)
+            out[schema.SOURCE].append(record.get(schema.SOURCE))
+            out[schema.LICENSE].append(record.get(schema.LICENSE))
+            if len(out[schema.ID]) >= batch_size:
+                yield out
+                out = {c: [] for c in COLUMNS}
+    if out[schema.ID]:
+        yield out
+
+
+def domains_in(files: list[str], default_domain: str) -> dict[str, dict[str, int]]:
+    """Each domain's document count and text bytes, reading only the domain and text columns (a cheap pre-check)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    stats: dict[str, dict[str, int]] = {}
+    for path in files:
+        if path.endswith(PARQUET):
+            with storage.open_input(path) as f:
+                pf = pq.ParquetFile(f)
+                cols = [c for c in (schema.DOMAIN, schema.TEXT) if c in pf.schema_arrow.names]
+                table = pf.read(columns=cols)
+            n = table.num_rows
+            doms = table[schema.DOMAIN].to_pylist() if schema.DOMAIN in cols else [None] * n
+            sizes = (
+                pc.fill_null(pc.binary_length(table[schema.TEXT].cast("binary")), 0).to_pylist()
+                if schema.TEXT in cols
+                else [0] * n
+            )
+            pairs = zip(doms, sizes)
+        else:
+            pairs = (
+                (d, len((t or "").encode("utf-8")))
+                for b in _jsonl_batches(path, 4096, default_domain)
+                for d, t in zip(b[schema.DOMAIN], b[schema.TEXT])
+            )
+        for dom, size in pairs:
+            s = stats.setdefault(dom or default_domain, {"documents": 0, "bytes": 0})
+            s["documents"] += 1
+            s["bytes"] += size
+    return stats
+
+
+def read_texts(files: list[str]) -> Iterator[str]:
+    for path in files:
+        for batch in document_batches(path, 1024, "default"):
+            yield from (t for t in batch[schema.TEXT] if t)
