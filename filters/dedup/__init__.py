@@ -1,0 +1,1 @@
+"""Deduplication stages: exact text and URL dedup, fuzzy MinHash-LSH dedup, repeated-line removal."""

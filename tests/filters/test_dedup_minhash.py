@@ -1,0 +1,194 @@
+"""Fuzzy dedup: signatures vs datasketch, distributed components vs scipy, reasons, accuracy, runner end to end."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from filters.dedup.accuracy import pairwise_scores, plant_near_duplicates, true_clusters
+from filters.dedup.common import read_dir
+from filters.dedup.components import connected_components, write_edges
+from filters.dedup.fuzzy import MinhashDedupParams, MinhashDedupStage
+from filters.dedup.signatures import text_signatures, tokenize
+from pipeline import schema
+from pipeline.config import load_config
+from pipeline.corpus import Corpus
+from pipeline.executors import LocalExecutor
+from pipeline.runner import run_pipeline
+from tests.filters.test_dedup import fit_apply, merged
+
+
+def real_texts(shared_data, domains=("web", "forum_qa"), limit=400) -> list[str]:
+    out = []
+    for d in domains:
+        with gzip.open(shared_data / "domains" / f"{d}.jsonl.gz", "rt") as f:
+            out += [json.loads(line)["text"] for line in f]
+    random.Random(0).shuffle(out)
+    return [t for t in out if len(t.split()) >= 50][:limit]
+
+
+def test_signatures_agree_with_datasketch(shared_data):
+    from datasketch import MinHash
+
+    texts = real_texts(shared_data, limit=12)
+    rng = random.Random(3)
+    pairs = []
+    for t in texts:
+        words = t.split(" ")
+        for _ in range(max(1, len(words) // 15)):  # roughly 0.6-0.9 Jaccard after edits
+            del words[rng.randrange(len(words))]
+        pairs.append((t, " ".join(words)))
+    ours, theirs, exact = [], [], []
+    for a, b in pairs:
+        sig, _ = text_signatures([a, b], 5, 256, 1, 10**6)
+        ours.append(float((sig[0] == sig[1]).mean()))
+        sets = []
+        for text in (a, b):
+            toks = tokenize(text, 10**6)
+            sets.append({" ".join(toks[i : i + 5]) for i in range(len(toks) - 4)})
+        m = [MinHash(num_perm=256, seed=1) for _ in range(2)]
+        for mh, s in zip(m, sets):
+            mh.update_batch([x.encode() for x in s])
+        theirs.append(m[0].jaccard(m[1]))
+        exact.append(len(sets[0] & sets[1]) / len(sets[0] | sets[1]))
+    ours, theirs, exact = map(np.array, (ours, theirs, exact))
+    assert np.abs(ours - theirs).max() < 0.12  # two independent estimators of the same Jaccard
+    assert np.abs(ours - exact).mean() < 0.04 and np.abs(theirs - exact).mean() < 0.04
+    assert exact.min() < 0.9 and exact.max() > 0.3  # the pairs span a real range
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_distributed_components_match_scipy(tmp_path, seed):
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components as scipy_cc
+
+    rng = np.random.default_rng(seed)
+    n = 600
+    a, b = rng.integers(0, n, 500), rng.integers(0, n, 500)
+    if seed == 2:  # a long path, the worst case for label propagation
+        a = rng.permutation(n)[:-1]
+        b = np.roll(a, 1)[:-1]
+        a = a[1:]
+    write_edges(str(tmp_path / "cc"), 0, "init", a, b, 3, both=True)
+    corpus = Corpus(units={}, state_dir=str(tmp_path), executor=LocalExecutor())
+    stats = connected_components(
+        corpus, str(tmp_path / "cc"), 3, str(tmp_path / "labels"), [0, 200, 400], ["00000", "00001", "00002"]
+    )
+    labels = {}
+    for u in ("00000", "00001", "00002"):
+        t = read_dir(str(tmp_path / "labels" / f"u{u}"))
+        if t is not None:
+            labels.update(zip(t["gid"].to_pylist(), t["root"].to_pylist()))
+    _, comp = scipy_cc(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)
+    nodes = {int(x) for x, y in zip(a, b) if x != y} | {int(y) for x, y in zip(a, b) if x != y}
+    smallest = {}
+    for x in range(n):
+        smallest.setdefault(comp[x], x)
+    assert set(labels) == nodes
+    assert all(labels[x] == smallest[comp[x]] for x in nodes)
+    assert stats["rounds"] >= 1
+
+
+def test_params_refuse_inconsistent_banding():
+    with pytest.raises(ValueError, match="num_perm"):
+        MinhashDedupParams(bands=30, rows=5, num_perm=128)
+    with pytest.raises(ValueError, match="min_words"):
+        MinhashDedupParams(min_words=3)
+
+
+def test_minhash_dedup_reasons_cluster_and_survivor(tmp_path, shared_data):
+    texts = real_texts(shared_data, limit=40)
+    records = [{"id": f"d{i:03d}", "text": t, "q": 0.0} for i, t in enumerate(texts)]
+    records.append({"id": "z-copy", "text": texts[0].replace(" ", "  ", 3) + " and one more sentence", "q": 1.0})
+    records.append({"id": "a-copy", "text": "Menu | Home\n" + texts[1], "q": None})
+    records += [
+        {"id": "short", "text": "just a few words"},
+        {"id": "empty", "text": ""},
+        {"id": "short2", "text": "just a few words"},
+    ]
+    stage = MinhashDedupStage(score_column="q", partitions=3)
+    kept, reasons, counters = merged(fit_apply(stage, tmp_path, records, n_units=3, budget_mb=16))
+    assert reasons["short"] == reasons["empty"] == reasons["short2"] == "minhash_dedup_too_short"
+    assert reasons["d000"] == "minhash_dedup_duplicate"  # z-copy has the higher score
+    assert reasons["a-copy"] == "minhash_dedup_duplicate"  # no score ranks last
+    assert sum(r == "minhash_dedup_duplicate" for r in reasons.values()) == 2
+    clusters = dict(zip(kept[schema.ID].to_pylist(), kept["dup_cluster"].to_pylist()))
+    assert clusters["z-copy"] == "z-copy" and clusters["d001"] == "d001" and clusters["d005"] is None
+    assert counters["minhash_dedup_fit_partitions"] == 3 and counters["minhash_dedup_fit_peak_rss_mb"] > 0
+
+
+def test_minhash_too_short_keep_mode_and_long_text_cap(tmp_path, shared_data):
+    texts = real_texts(shared_data, limit=3)
+    long_a = " ".join(texts) + " tail A " * 50
+    long_b = " ".join(texts) + " completely different ending B " * 50
+    records = [{"id": "a", "text": long_a}, {"id": "b", "text": long_b}, {"id": "s", "text": "tiny"}]
+    cap = len(" ".join(texts))  # both are hashed on the shared prefix only: the documented rule
+    stage = MinhashDedupStage(too_short="keep", max_chars=cap)
+    _, reasons, counters = merged(fit_apply(stage, tmp_path, records, n_units=1))
+    assert reasons == {"b": "minhash_dedup_duplicate"}
+    assert counters["minhash_dedup_truncated"] == 2 and counters["minhash_dedup_too_short_kept"] == 1
+
+
+def test_accuracy_on_planted_near_duplicates(tmp_path, shared_data):
+    recs = plant_near_duplicates(real_texts(shared_data, limit=300), 360, dup_fraction=0.35, seed=2)
+    truth = true_clusters([r["text"] for r in recs], 0.8)
+    outcomes = fit_apply(
+        MinhashDedupStage(threshold=0.8), tmp_path, [{"id": r["id"], "text": r["text"]} for r in recs], 3
+    )
+    pred = {}
+    for o in outcomes.values():
+        for t in (o.kept, o.dropped):
+            if t is not None:
+                pred.update((i, c or i) for i, c in zip(t[schema.ID].to_pylist(), t["dup_cluster"].to_pylist()))
+    scores = pairwise_scores(list(truth), [pred[r["id"]] for r in recs])
+    assert scores["true_pairs"] > 50
+    assert scores["f1"] >= 0.93, scores
+
+
+DEDUP_CONFIG = """
+inputs: [{input}]
+output: {output}
+engine: {{executor: {executor}, memory_budget_mb: 64, object_store_memory_mb: 256}}
+stages:
+  - name: exact_dedup
+  - name: minhash_dedup
+    partitions: 2
+"""
+
+
+def _write_jsonl(path, shared_data):
+    texts = real_texts(shared_data, limit=60)
+    with open(path, "w") as f:
+        for i, t in enumerate(texts):
+            f.write(json.dumps({"id": i, "text": t}) + "\n")
+            if i % 10 == 0:
+                f.write(json.dumps({"id": f"{i}x", "text": t}) + "\n")  # exact copy
+                f.write(json.dumps({"id": f"{i}y", "text": "Cookie notice.\n" + t}) + "\n")  # near copy
+
+
+def _run(tmp_path, shared_data, executor):
+    inp = tmp_path / "in"
+    inp.mkdir()
+    _write_jsonl(inp / "a.jsonl", shared_data)
+    config = load_config(text=DEDUP_CONFIG.format(input=inp / "*.jsonl", output=tmp_path / "out", executor=executor))
+    result = run_pipeline(config)
+    assert result.balanced, result.problems
+    stages = {s["name"]: s for s in result.stats["stages"]}
+    assert stages["exact_dedup"]["dropped"] == {"exact_dedup_duplicate": 6}
+    assert stages["minhash_dedup"]["dropped"] == {"minhash_dedup_duplicate": 6}
+    docs = pq.read_table(tmp_path / "out" / "documents").to_pylist()
+    assert len(docs) == 60 and sum(d["dup_cluster"] is not None for d in docs) == 6
+
+
+def test_end_to_end_local(tmp_path, shared_data):
+    _run(tmp_path, shared_data, "local")
+
+
+@pytest.mark.slow
+def test_end_to_end_ray(tmp_path, shared_data, ray_session):
+    _run(tmp_path, shared_data, "ray")
