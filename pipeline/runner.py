@@ -178,7 +178,11 @@ def _fit_global(config, segment: Segment, units: list[Unit], layout: Layout, exe
     stage.state_dir = state_dir
     storage.makedirs(state_dir)
     corpus = Corpus(
-        units={u.key: layout.kept_path(segment.index - 1, u.key, last=False) for u in units},
+        units={
+            u.key: path
+            for u in units
+            if storage.exists(path := layout.kept_path(segment.index - 1, u.key, last=False))
+        },
         state_dir=state_dir,
         executor=executor,
         memory_budget_mb=config.engine.memory_budget_mb,

@@ -223,9 +223,10 @@ def run_unit(config_dict: dict[str, Any], segment: Segment, unit: Unit, last_seg
             st.state_dir = layout.fit_dir(segment.index)
         st.ensure_setup()
 
-    kept_parts: list[pa.Table] = []
-    rejected_parts: list[pa.Table] = []
-    error_parts: list[pa.Table] = []
+    suffix = f"s{segment.index}-{unit.key}.parquet"
+    kept_writer = writers.PartWriter(layout.kept_path(segment.index, unit.key, last_segment))
+    rejected_writer = writers.PartWriter(storage.join(layout.rejected, f"part-{suffix}"))
+    error_writer = writers.PartWriter(storage.join(layout.errors, f"part-{suffix}"))
     sampled: dict[str, int] = {}
 
     def run_stages(batch: pa.Table) -> None:
@@ -246,37 +247,37 @@ def run_unit(config_dict: dict[str, Any], segment: Segment, unit: Unit, last_seg
                 outcome = Outcome(kept=batch.slice(0, 0), failed=failed)
             counts[name].add_outcome(batch, outcome, time.perf_counter() - t0, in_bytes)
             if outcome.dropped is not None and outcome.dropped.num_rows:
-                rejected_parts.append(_rejected_rows(outcome.dropped, name, keep_text, sampled))
+                rejected_writer.write(_rejected_rows(outcome.dropped, name, keep_text, sampled))
             if outcome.failed is not None and outcome.failed.num_rows:
-                error_parts.append(_error_rows(outcome.failed, name))
+                error_writer.write(_error_rows(outcome.failed, name))
             batch = outcome.kept
         if batch.num_rows:
-            kept_parts.append(batch)
+            kept_writer.write(_final_columns(batch) if last_segment else batch)
 
     if segment.index == 0:
         t0 = time.perf_counter()
         for outcome in _read_safely(unit, batch_size):
             counts[READ_STAGE].add_outcome(None, outcome, time.perf_counter() - t0)
             if outcome.dropped is not None and outcome.dropped.num_rows:
-                rejected_parts.append(_rejected_rows(outcome.dropped, READ_STAGE, keep_text, sampled))
+                rejected_writer.write(_rejected_rows(outcome.dropped, READ_STAGE, keep_text, sampled))
             if outcome.failed is not None and outcome.failed.num_rows:
-                error_parts.append(_error_rows(outcome.failed, READ_STAGE))
+                error_writer.write(_error_rows(outcome.failed, READ_STAGE))
             run_stages(outcome.kept)
             t0 = time.perf_counter()
     else:
         previous = layout.kept_path(segment.index - 1, unit.key, last=False)
-        for batch in _load_previous(previous, batch_size):
-            run_stages(batch)
+        if storage.exists(previous):  # a unit that kept nothing has no file
+            for batch in _load_previous(previous, batch_size):
+                run_stages(batch)
 
-    kept = writers.concat(kept_parts)
-    if last_segment:
-        kept = _final_columns(kept)
-    writers.write_parquet(layout.kept_path(segment.index, unit.key, last_segment), kept)
-    suffix = f"s{segment.index}-{unit.key}.parquet"
-    if rejected_parts:
-        writers.write_parquet(storage.join(layout.rejected, f"part-{suffix}"), pa.concat_tables(rejected_parts))
-    if error_parts:
-        writers.write_parquet(storage.join(layout.errors, f"part-{suffix}"), pa.concat_tables(error_parts))
+    try:
+        kept_writer.close()
+        rejected_writer.close()
+        error_writer.close()
+    except BaseException:
+        for w in (kept_writer, rejected_writer, error_writer):
+            w.abort()
+        raise
     result = {
         "unit": unit.key,
         "path": unit.path,

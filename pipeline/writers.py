@@ -51,3 +51,65 @@ def concat(tables: list[pa.Table]) -> pa.Table:
     if not tables:
         return schema.empty_documents()
     return pa.concat_tables([normalise(t) for t in tables], promote_options="permissive")
+
+
+class PartWriter:
+    """Streams batches into one Parquet file that appears atomically on close(), so a unit's output
+    never has to fit in memory at once. Every batch must carry the same columns (stages always add
+    theirs, even to empty batches); types are unified to the first batch's."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+        self._local_tmp: str | None = None
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        table = normalise(table)
+        if self._writer is None:
+            import os
+            import tempfile
+            import uuid
+
+            fs, inner = storage.filesystem(self.path)
+            if storage.is_remote(self.path):  # build locally, upload on close
+                fd, self._local_tmp = tempfile.mkstemp(suffix=".parquet")
+                os.close(fd)
+            else:
+                os.makedirs(os.path.dirname(inner), exist_ok=True)
+                self._local_tmp = f"{inner}.tmp-{uuid.uuid4().hex[:8]}"
+            self._schema = table.schema
+            self._writer = pq.ParquetWriter(self._local_tmp, self._schema, **WRITE_OPTIONS)
+        elif table.schema != self._schema:
+            missing = set(self._schema.names) ^ set(table.schema.names)
+            if missing:
+                raise ValueError(f"{self.path}: columns {sorted(missing)} differ between batches of one unit")
+            table = table.select(self._schema.names).cast(self._schema)
+        self._writer.write_table(table)
+        self.rows += table.num_rows
+
+    def close(self) -> bool:
+        """Finish the file; returns False (and writes nothing) when no rows were written."""
+        if self._writer is None:
+            return False
+        import os
+
+        self._writer.close()
+        if storage.is_remote(self.path):
+            with open(self._local_tmp, "rb") as f:
+                storage.write_atomic(self.path, f.read())
+            os.unlink(self._local_tmp)
+        else:
+            os.replace(self._local_tmp, storage.filesystem(self.path)[1])
+        return True
+
+    def abort(self) -> None:
+        import os
+
+        if self._writer is not None:
+            self._writer.close()
+            if self._local_tmp and os.path.exists(self._local_tmp):
+                os.unlink(self._local_tmp)
