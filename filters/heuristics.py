@@ -1,0 +1,331 @@
+"""datatrove's Gopher, C4 and FineWeb heuristic filters behind the stage contract, one drop reason per rule."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections import OrderedDict
+from typing import Any, ClassVar
+
+import pyarrow as pa
+from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import BaseFilter
+from datatrove.utils.word_tokenizers import WhitespaceTokenizer, WordTokenizer, load_word_tokenizer
+from pydantic import Field
+
+from pipeline import schema
+from pipeline.registry import register_stage
+from pipeline.stage import Outcome, Stage, StageParams, error_code, error_detail, set_column
+
+
+class SharedWordTokenizer(WordTokenizer):
+    """One language's datatrove tokenizer with a memory of recent results, shared by all heuristic stages.
+
+    Gopher quality, Gopher repetition and FineWeb each split the same text into words. datatrove streams one
+    document through all filters and its small LRU catches that; Winnow runs a whole batch through one stage before
+    the next, so the memory here holds about a batch's worth of texts (bounded by characters) instead.
+    """
+
+    def __init__(self, language: str, inner: WordTokenizer, max_chars: int = 64_000_000):
+        super().__init__(language)
+        self.inner = inner
+        self.max_chars = max_chars
+        self._words: OrderedDict[str, list[str]] = OrderedDict()
+        self._chars = 0
+
+    def word_tokenize(self, text: str) -> list[str]:
+        words = self._words.get(text)
+        if words is None:
+            words = self.inner.word_tokenize(text)
+            self._words[text] = words
+            self._chars += len(text)
+            while self._chars > self.max_chars and self._words:
+                old, _ = self._words.popitem(last=False)
+                self._chars -= len(old)
+        return words
+
+    def sent_tokenize(self, text: str) -> list[str]:
+        return self.inner.sent_tokenize(text)
+
+    def span_tokenize(self, text: str) -> list[tuple[int, int]]:
+        return self.inner.span_tokenize(text)
+
+
+_TOKENIZERS: dict[str, SharedWordTokenizer] = {}
+
+
+def tokenizer_for(language: str) -> SharedWordTokenizer:
+    """datatrove's tokenizer for a language code; spaCy's multilingual one where that needs a missing package."""
+    if language not in _TOKENIZERS:
+        try:
+            inner = load_word_tokenizer(language)
+            inner.word_tokenize("probe text.")  # some load lazily and only fail here (zh wants jieba, ja sudachi)
+        except Exception:  # noqa: BLE001 - no tokenizer assigned or its package is not installed: never download, fall back
+            inner = WhitespaceTokenizer()
+        _TOKENIZERS[language] = SharedWordTokenizer(language, inner)
+    return _TOKENIZERS[language]
+
+
+class HeuristicParams(StageParams):
+    # apply the rules only to documents whose `language` is listed (e.g. [en]: Gopher's stop words are English);
+    # other documents pass untouched. null applies them to every document.
+    languages: list[str] | None = None
+    # tokenizer language for documents without a language (no `language` stage before, or "und")
+    default_language: str = "en"
+
+
+class DatatroveFilterStage(Stage):
+    """Runs one datatrove filter over a batch: one filter instance per worker (per document language)."""
+
+    # datatrove's reason string -> our reason suffix; anything unlisted is slugged under the stage name
+    reason_map: ClassVar[dict[str, str]] = {}
+
+    def make_filter(self) -> BaseFilter:
+        raise NotImplementedError
+
+    def setup(self) -> None:
+        self._base = self.make_filter()
+        self._by_language: dict[str, BaseFilter] = {}
+        self._only = set(self.params.languages) if self.params.languages is not None else None
+
+    def filter_for(self, language: str | None) -> BaseFilter:
+        lang = language if language and language != "und" else self.params.default_language
+        f = self._by_language.get(lang)
+        if f is None:
+            f = copy.copy(self._base)  # shares configuration and stats; only the tokenizer differs
+            f.language = tokenizer_for(lang)
+            self._by_language[lang] = f
+        return f
+
+    def reason(self, raw: str | None) -> str:
+        if raw is None:
+            return f"{self.name}_dropped"
+        suffix = self.reason_map.get(raw) or re.sub(r"[^a-z0-9]+", "_", raw.lower()).strip("_")
+        return f"{self.name}_{suffix}"
+
+    def process(self, batch: pa.Table) -> Outcome:
+        n = batch.num_rows
+        cols = batch.column_names
+        texts = batch[schema.TEXT].to_pylist() if schema.TEXT in cols else [None] * n
+        langs = batch[schema.LANGUAGE].to_pylist() if schema.LANGUAGE in cols else [None] * n
+        ids = batch[schema.ID].to_pylist() if schema.ID in cols else [""] * n
+        reasons: list[str | None] = [None] * n
+        errors: list[str | None] = [None] * n
+        details: list[str | None] = [None] * n
+        new_texts: list[str | None] | None = None
+        counters: dict[str, int] = {}
+        for i in range(n):
+            if self._only is not None and langs[i] not in self._only:
+                continue
+            text = texts[i] or ""
+            doc = Document(text=text, id=ids[i] or "")
+            try:
+                verdict = self.filter_for(langs[i]).filter(doc)
+            except Exception as exc:  # noqa: BLE001 - one bad document fails alone
+                errors[i], details[i] = error_code(self.name, exc), error_detail(exc)
+                continue
+            keep, raw = verdict if isinstance(verdict, tuple) else (verdict, None)
+            if not keep:
+                reasons[i] = self.reason(raw)
+            elif doc.text != text:  # the filter rewrote the text (C4 removes lines)
+                if new_texts is None:
+                    new_texts = list(texts)
+                new_texts[i] = doc.text
+                self.count_rewrite(counters, text, doc.text)
+        if new_texts is not None:
+            batch = set_column(batch, schema.TEXT, pa.array(new_texts, pa.string()))
+        outcome = Outcome.from_decisions(batch, reasons, errors, details)
+        outcome.counters = counters or None
+        return outcome
+
+    def count_rewrite(self, counters: dict[str, int], before: str, after: str) -> None:
+        counters[f"{self.name}_docs_modified"] = counters.get(f"{self.name}_docs_modified", 0) + 1
+
+
+class GopherQualityParams(HeuristicParams):
+    min_doc_words: int | None = 50
+    max_doc_words: int | None = 100_000
+    min_avg_word_length: int | None = 3
+    max_avg_word_length: int | None = 10
+    max_symbol_word_ratio: float | None = 0.1  # '#' or ellipses per word
+    max_bullet_lines_ratio: float | None = 0.9
+    max_ellipsis_lines_ratio: float | None = 0.3
+    # datatrove's name; it is the minimum share of words holding at least one letter
+    max_non_alpha_words_ratio: float | None = 0.8
+    min_stop_words: int | None = 2
+    stop_words: list[str] | None = None  # null: Gopher's English list (the, be, to, of, and, that, have, with)
+
+
+@register_stage("gopher_quality")
+class GopherQualityStage(DatatroveFilterStage):
+    """Gopher's quality rules (Rae et al. 2021): length, word length, symbols, bullets, alphabetic words, stop words."""
+
+    Params = GopherQualityParams
+    reason_map: ClassVar[dict[str, str]] = {
+        "gopher_short_doc": "short_doc",
+        "gopher_long_doc": "long_doc",
+        "gopher_below_avg_threshold": "avg_word_length_low",
+        "gopher_above_avg_threshold": "avg_word_length_high",
+        "gopher_too_many_hashes": "too_many_hashes",
+        "gopher_too_many_ellipsis": "too_many_ellipsis",
+        "gopher_too_many_bullets": "too_many_bullets",
+        "gopher_too_many_end_ellipsis": "too_many_end_ellipsis",
+        "gopher_below_alpha_threshold": "few_alpha_words",
+        "gopher_enough_stop_words": "few_stop_words",
+    }
+    reasons = tuple(f"gopher_quality_{r}" for r in reason_map.values())
+
+    def make_filter(self) -> BaseFilter:
+        from datatrove.pipeline.filters.gopher_quality_filter import GopherQualityFilter
+
+        p = self.params
+        return GopherQualityFilter(
+            min_doc_words=p.min_doc_words,
+            max_doc_words=p.max_doc_words,
+            min_avg_word_length=p.min_avg_word_length,
+            max_avg_word_length=p.max_avg_word_length,
+            max_symbol_word_ratio=p.max_symbol_word_ratio,
+            max_bullet_lines_ratio=p.max_bullet_lines_ratio,
+            max_ellipsis_lines_ratio=p.max_ellipsis_lines_ratio,
+            max_non_alpha_words_ratio=p.max_non_alpha_words_ratio,
+            min_stop_words=p.min_stop_words,
+            stop_words=p.stop_words,
+        )
+
+
+class GopherRepetitionParams(HeuristicParams):
+    dup_line_frac: float | None = 0.3
+    dup_para_frac: float | None = 0.3
+    dup_line_char_frac: float | None = 0.2
+    dup_para_char_frac: float | None = 0.2
+    # (n, max share of characters in the most frequent n-gram)
+    top_n_grams: list[tuple[int, float]] = Field(default_factory=lambda: [(2, 0.2), (3, 0.18), (4, 0.16)])
+    # (n, max share of characters in repeated n-grams)
+    dup_n_grams: list[tuple[int, float]] = Field(
+        default_factory=lambda: [(5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)]
+    )
+
+
+@register_stage("gopher_repetition")
+class GopherRepetitionStage(DatatroveFilterStage):
+    """Gopher's repetition rules: duplicated lines and paragraphs, dominant and repeated word n-grams."""
+
+    Params = GopherRepetitionParams
+    reason_map: ClassVar[dict[str, str]] = {
+        "empty": "empty",
+        **{r: r for r in ("dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac")},
+        **{f"top_{n}_gram": f"top_{n}_gram" for n in range(1, 21)},
+        **{f"duplicated_{n}_n_grams": f"dup_{n}_gram" for n in range(1, 21)},
+    }
+    reasons = tuple(
+        f"gopher_repetition_{r}"
+        for r in ["empty", "dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac"]
+        + [f"top_{n}_gram" for n in (2, 3, 4)]
+        + [f"dup_{n}_gram" for n in range(5, 11)]
+    )
+
+    def make_filter(self) -> BaseFilter:
+        from datatrove.pipeline.filters.gopher_repetition_filter import GopherRepetitionFilter
+
+        p = self.params
+        return GopherRepetitionFilter(
+            dup_line_frac=p.dup_line_frac,
+            dup_para_frac=p.dup_para_frac,
+            dup_line_char_frac=p.dup_line_char_frac,
+            dup_para_char_frac=p.dup_para_char_frac,
+            top_n_grams=tuple(tuple(x) for x in p.top_n_grams),
+            dup_n_grams=tuple(tuple(x) for x in p.dup_n_grams),
+        )
+
+
+class C4QualityParams(HeuristicParams):
+    split_paragraph: bool = True  # rules apply per line (C4); false applies them per sentence
+    remove_citations: bool = True  # strip Wikipedia-style [1], [edit], [citation needed]
+    filter_no_terminal_punct: bool = True  # remove lines not ending in . ? ! " '
+    min_num_sentences: int = 5  # drop documents with fewer sentences after line removal (-1 disables)
+    min_words_per_line: int = 3  # remove shorter lines (-1 disables)
+    max_word_length: int = 1000  # remove lines with a longer word (-1 disables)
+    filter_lorem_ipsum: bool = True  # drop documents containing "lorem ipsum"
+    filter_javascript: bool = True  # remove lines mentioning javascript
+    filter_curly_bracket: bool = True  # drop documents containing "{"
+    filter_policy: bool = True  # remove lines about cookies, terms of use, privacy policy
+
+
+@register_stage("c4_quality")
+class C4QualityStage(DatatroveFilterStage):
+    """C4's rules (Raffel et al. 2020): removes boilerplate lines, drops code-like, placeholder and too-short pages.
+
+    The bad-words rule is not included: datatrove fetches its word lists at run time.
+    """
+
+    Params = C4QualityParams
+    reason_map: ClassVar[dict[str, str]] = {
+        "lorem_ipsum": "lorem_ipsum",
+        "curly_bracket": "curly_bracket",
+        "too_few_sentences": "too_few_sentences",
+    }
+    reasons = tuple(f"c4_quality_{r}" for r in reason_map.values())
+
+    def make_filter(self) -> BaseFilter:
+        from datatrove.pipeline.filters.c4_filters import C4QualityFilter
+
+        p = self.params
+        return C4QualityFilter(
+            split_paragraph=p.split_paragraph,
+            remove_citations=p.remove_citations,
+            filter_no_terminal_punct=p.filter_no_terminal_punct,
+            min_num_sentences=p.min_num_sentences,
+            min_words_per_line=p.min_words_per_line,
+            max_word_length=p.max_word_length,
+            filter_lorem_ipsum=p.filter_lorem_ipsum,
+            filter_javascript=p.filter_javascript,
+            filter_curly_bracket=p.filter_curly_bracket,
+            filter_policy=p.filter_policy,
+        )
+
+    def count_rewrite(self, counters: dict[str, int], before: str, after: str) -> None:
+        super().count_rewrite(counters, before, after)
+        removed = len(before.splitlines()) - len(after.splitlines())
+        counters["c4_quality_lines_removed"] = counters.get("c4_quality_lines_removed", 0) + max(removed, 0)
+
+
+class FineWebQualityParams(HeuristicParams):
+    line_punct_thr: float = 0.12  # min share of lines ending in terminal punctuation
+    line_punct_exclude_zero: bool = False  # true lets documents with no such line pass this rule
+    stop_chars: list[str] | None = None  # null: datatrove's terminal punctuation set
+    short_line_thr: float = 0.67  # max share of lines of at most short_line_length characters
+    short_line_length: int = 30
+    char_duplicates_ratio: float = 0.01  # max share of characters in duplicated lines
+    new_line_ratio: float = 0.3  # max newlines per word (list-like pages)
+
+
+@register_stage("fineweb_quality")
+class FineWebQualityStage(DatatroveFilterStage):
+    """FineWeb's own rules (Penedo et al. 2024): punctuated lines, short lines, duplicated lines, list-like pages."""
+
+    Params = FineWebQualityParams
+    reason_map: ClassVar[dict[str, str]] = {
+        "empty": "empty",
+        "line_punct_ratio": "line_punct_ratio",
+        "short_line_ratio": "short_line_ratio",
+        "char_dup_ratio": "char_dup_ratio",
+        "list_ratio": "list_ratio",
+    }
+    reasons = tuple(f"fineweb_quality_{r}" for r in reason_map.values())
+
+    def make_filter(self) -> BaseFilter:
+        from datatrove.pipeline.filters.fineweb_quality_filter import FineWebQualityFilter
+
+        p = self.params
+        kwargs: dict[str, Any] = {}
+        if p.stop_chars is not None:
+            kwargs["stop_chars"] = tuple(p.stop_chars)
+        return FineWebQualityFilter(
+            line_punct_thr=p.line_punct_thr,
+            line_punct_exclude_zero=p.line_punct_exclude_zero,
+            short_line_thr=p.short_line_thr,
+            short_line_length=p.short_line_length,
+            char_duplicates_ratio=p.char_duplicates_ratio,
+            new_line_ratio=p.new_line_ratio,
+            **kwargs,
+        )
