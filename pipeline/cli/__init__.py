@@ -18,6 +18,7 @@ from pipeline.cli import inspect as _inspect  # noqa: E402,F401
 from pipeline.cli import plan as _plan  # noqa: E402,F401
 from pipeline.cli import export as _export  # noqa: E402,F401
 from pipeline.cli import train_tokenizer as _train_tokenizer  # noqa: E402,F401
+from pipeline.cli import train_classifier as _train_classifier  # noqa: E402,F401
 
 
 def main() -> None:
