@@ -1,0 +1,195 @@
+"""One PDF to one document: open, check, route every page, OCR where needed, clean up and assemble (runs in the child)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pymupdf
+
+from ocr import codes
+from ocr.engines import OcrEngine, read_page
+from ocr.router import RouterConfig, route_page
+from ocr.textlayer import Block, blocks_text, order_blocks, page_blocks, remove_running_blocks
+
+PAGE_SEPARATOR = "\n\n"
+_MEMORY_WORDS = ("out of memory", "malloc (", "realloc (", "calloc (", "cannot allocate", "memory allocation")
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """What the child needs to know to read a PDF; travels to the child as JSON."""
+
+    dpi: int = 150
+    detect_rotation: bool = True
+    remove_headers: bool = True
+    max_pages: int = 2000
+    router: dict[str, Any] = field(default_factory=dict)  # RouterConfig fields
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ExtractError(Exception):
+    """A PDF that cannot be read, with one of the codes in ocr.codes.ERRORS."""
+
+    def __init__(self, code: str, detail: str):
+        super().__init__(detail)
+        self.code = code
+
+
+def is_memory_error(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or any(w in str(exc).lower() for w in _MEMORY_WORDS)
+
+
+def extract_pdf(
+    data: bytes, opts: ExtractOptions, engine: OcrEngine | None, progress: Callable[[int], None] = lambda i: None
+) -> dict[str, Any]:
+    """Text and per-page metadata of one PDF. Raises ExtractError for unreadable files."""
+    try:
+        doc = pymupdf.open(stream=data, filetype="pdf")
+    except Exception as exc:
+        if is_memory_error(exc):
+            raise
+        raise ExtractError(codes.CORRUPT, f"cannot open: {exc}") from None
+    with doc:
+        if doc.needs_pass:
+            raise ExtractError(codes.ENCRYPTED, "the PDF needs a password")
+        n = doc.page_count
+        if n == 0:
+            raise ExtractError(codes.ZERO_PAGES, "the PDF has no pages")
+        if n > opts.max_pages:
+            raise ExtractError(codes.TOO_MANY_PAGES, f"{n} pages, more than max_pages={opts.max_pages}")
+        return _extract_pages(doc, opts, engine, progress)
+
+
+def _extract_pages(
+    doc: pymupdf.Document, opts: ExtractOptions, engine: OcrEngine | None, progress: Callable[[int], None]
+) -> dict[str, Any]:
+    cfg = RouterConfig(**opts.router)
+    n = doc.page_count
+    counters: Counter = Counter()
+    routes, reasons = [""] * n, [""] * n
+    layer_blocks: list[list[Block]] = [[] for _ in range(n)]
+    heights = [0.0] * n
+    ocr_text: dict[int, str] = {}
+    rotations: dict[str, int] = {}
+    for i in range(n):
+        try:
+            page = doc[i]
+            heights[i] = page.rect.height
+            blocks = page_blocks(page)
+            routes[i], reasons[i] = route_page(page, "\n".join(b.text for b in blocks), cfg)
+        except Exception as exc:
+            if is_memory_error(exc):
+                raise
+            routes[i], reasons[i] = "error", f"page_error: {str(exc)[:200]}"
+            counters[codes.PAGES_FAILED] += 1
+            progress(i)
+            continue
+        counters[codes.route_counter(routes[i])] += 1
+        if routes[i] in (codes.ROUTE_TEXT, codes.ROUTE_OCR_IMAGE):
+            layer_blocks[i] = blocks  # an image page keeps its bit of real text if OCR is off or fails
+        if routes[i].startswith("ocr"):
+            if engine is None:
+                counters[codes.PAGES_OCR_SKIPPED] += 1
+            else:
+                try:
+                    text, angle = read_page(engine, page, opts.dpi, opts.detect_rotation)
+                except Exception as exc:
+                    if is_memory_error(exc):
+                        raise
+                    reasons[i] += f",ocr_error: {str(exc)[:200]}"
+                    counters[codes.PAGES_OCR_FAILED] += 1
+                else:
+                    ocr_text[i] = text
+                    if angle:
+                        rotations[str(i)] = angle
+                        counters[codes.PAGES_ROTATED] += 1
+        progress(i)
+
+    if opts.remove_headers and n > 1:
+        layer_blocks, removed = remove_running_blocks(layer_blocks, heights)
+        if removed:
+            counters[codes.HEADER_LINES_REMOVED] += removed
+    page_texts = [ocr_text[i] if i in ocr_text else blocks_text(order_blocks(layer_blocks[i])) for i in range(n)]
+
+    parts, offsets, pos = [], [], 0
+    for text in page_texts:
+        if parts:
+            pos += len(PAGE_SEPARATOR)
+        offsets.append([pos, pos + len(text)])
+        parts.append(text)
+        pos += len(text)
+    return {
+        "text": PAGE_SEPARATOR.join(parts),
+        "page_count": n,
+        "offsets": offsets,
+        "routes": routes,
+        "reasons": reasons,
+        "rotations": rotations,
+        "engine": engine.name if engine is not None and ocr_text else None,
+        "rights": pdf_rights(doc),
+        "counters": dict(counters),
+    }
+
+
+_INFO_FIELDS = ("title", "author", "subject", "keywords", "creator", "producer", "creationDate", "modDate")
+_RIGHTS_KEY = re.compile(r"copyright|rights|licen[cs]e|terms", re.IGNORECASE)
+_XMP_FIELDS = {
+    "xmpRights:Marked": "xmp_rights_marked",
+    "xmpRights:WebStatement": "xmp_rights_web_statement",
+    "xmpRights:UsageTerms": "xmp_rights_usage_terms",
+    "xmpRights:Owner": "xmp_rights_owner",
+    "dc:rights": "dc_rights",
+    "dc:creator": "dc_creator",
+    "cc:license": "cc_license",
+    "pdf:Copyright": "pdf_copyright",
+}
+_TAGS = re.compile(r"<[^>]*>")
+_WS = re.compile(r"\s+")
+
+
+def pdf_rights(doc: pymupdf.Document) -> dict[str, str]:
+    """Document-info and XMP fields that speak about authorship, rights and licence, as found (untrusted text)."""
+    out: dict[str, str] = {}
+    meta = doc.metadata or {}
+    for key in _INFO_FIELDS:
+        if meta.get(key):
+            out[key] = str(meta[key])[:1000]
+    try:  # custom Info keys (/Copyright, /License ...) are not in doc.metadata
+        kind, ref = doc.xref_get_key(-1, "Info")
+        if kind == "xref":
+            info_xref = int(ref.split()[0])
+            for key in doc.xref_get_keys(info_xref):
+                if _RIGHTS_KEY.search(key):
+                    out[f"info_{key.lower()}"] = doc.xref_get_key(info_xref, key)[1].strip("()")[:1000]
+    except Exception:  # noqa: BLE001, S110 - a broken Info dictionary only costs these fields
+        pass
+    try:
+        xmp = (doc.get_xml_metadata() or "")[:1_000_000]
+    except Exception:  # noqa: BLE001 - hostile input: any failure is contained
+        xmp = ""
+    for tag, key in _XMP_FIELDS.items():
+        value = _xmp_value(xmp, tag)
+        if value:
+            out[key] = value[:1000]
+    return out
+
+
+def _xmp_value(xmp: str, tag: str) -> str | None:
+    """A property as element text, rdf:resource, or attribute; regexes rather than an XML parser on hostile input."""
+    if tag not in xmp:
+        return None
+    t = re.escape(tag)
+    m = re.search(rf"<{t}\b[^>]*?rdf:resource=\"([^\"]*)\"", xmp)
+    if m:
+        return m.group(1)
+    m = re.search(rf"<{t}\b[^>]*>(.*?)</{t}>", xmp, re.DOTALL)
+    if m:
+        return _WS.sub(" ", _TAGS.sub(" ", m.group(1))).strip() or None
+    m = re.search(rf"\b{t}=\"([^\"]*)\"", xmp)
+    return m.group(1) if m else None

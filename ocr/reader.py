@@ -1,0 +1,46 @@
+"""PDF reader: one row per PDF file (local, s3://, https://) carrying the raw bytes for the pdf_extract stage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ocr.codes import PDF_CONTENT_TYPE
+from pipeline import schema, storage
+from pipeline.readers.base import BatchBuilder, Reader, ReaderParams
+from pipeline.registry import register_reader
+from pipeline.stage import Outcome
+
+TOO_LARGE = "read_pdf_too_large"
+
+
+class PdfReaderParams(ReaderParams):
+    max_bytes: int = 256 * 1024 * 1024  # a larger file is recorded as an error, not loaded into memory
+
+
+@register_reader("pdf")
+class PdfReader(Reader):
+    extensions = (".pdf",)
+    Params = PdfReaderParams
+
+    def read(self, path: str) -> Iterator[Outcome]:
+        out = BatchBuilder(self.params.batch_size)
+        source = self.params.source or "pdf"
+        meta = {"locator": path, "pdf_path": path}
+        row = {schema.ID: schema.make_id(path), schema.SOURCE: source, schema.DOMAIN: self.params.domain}
+        with storage.open_input(path) as f:
+            data = f.read(self.params.max_bytes + 1)
+        if len(data) > self.params.max_bytes:
+            row[schema.METADATA] = schema.metadata_json(meta)
+            out.failed.append((row, TOO_LARGE, f"{path}: larger than max_bytes={self.params.max_bytes}"))
+        else:
+            meta["pdf_bytes"] = len(data)
+            row.update(
+                {
+                    schema.TEXT: None,
+                    schema.METADATA: schema.metadata_json(meta),
+                    schema.RAW: data,
+                    schema.CONTENT_TYPE: PDF_CONTENT_TYPE,
+                }
+            )
+            out.docs.append(row)
+        yield out.flush()
