@@ -6,13 +6,16 @@ import fnmatch
 from urllib.parse import urlsplit
 
 import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
 
 from pipeline import schema
 from pipeline.registry import register_stage
 from pipeline.stage import Outcome, Stage, StageParams, set_column
 
 
-class DomainRule(StageParams):
+class DomainRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     domain: str
     host: str | None = None  # glob on the URL's host, e.g. "*.wikipedia.org"
     source: str | None = None  # exact source tag, e.g. "pdf"

@@ -75,7 +75,7 @@ class PipelineConfig:
     def to_dict(self) -> dict[str, Any]:
         """A plain, JSON-able form: what workers rebuild the pipeline from, and what the run hash covers."""
         return {
-            "inputs": [{**(i.crawl or {"path": i.path, "format": i.format}), **i.options} for i in self.inputs],
+            "inputs": [{"path": i.path, **(i.crawl or {"format": i.format}), **i.options} for i in self.inputs],
             "output": self.output,
             "engine": self.engine.model_dump(),
             "stages": [{"name": s.name, **s.params.model_dump(mode="json")} for s in self.stages],
@@ -147,7 +147,9 @@ def builtin_params(config_dir: str) -> dict[str, Any]:
 
         return ensure_demo_corpus()
 
-    return {"demo": demo_dir, "config_dir": config_dir}
+    from pipeline.registry import PARAMS
+
+    return {**PARAMS, "demo": demo_dir, "config_dir": config_dir}
 
 
 def _crawl_entry(entry: dict[str, Any], where: str) -> tuple[dict[str, Any], dict[str, Any]]:

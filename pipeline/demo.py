@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-DEMO_VERSION = "v1"
+DEMO_VERSION = "v2"
 SEED = 20261130
 FIXED_DATE = "2024-05-20T12:00:00Z"
 
@@ -272,7 +272,7 @@ def _write_all(rng: random.Random, tmp: Path) -> None:
         tmp / "jsonl" / "reports.jsonl.gz",
         [{"id": d["file"], "text": d["text"], "domain": "academic", "source": "demo-pdf"} for d in pdfs],
     )
-    _write_jsonl(tmp / "benchmarks" / "demo_eval.jsonl", evals)
+    (tmp / "benchmarks" / "demo_eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in evals), encoding="utf-8")
     (tmp / "README.txt").write_text(__doc__ or "", encoding="utf-8")
 
 

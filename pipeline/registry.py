@@ -10,6 +10,18 @@ T = TypeVar("T", bound=type)
 
 STAGES: dict[str, type[Stage]] = {}
 READERS: dict[str, type] = {}
+# Built-in config params computed on first use (`${demo}`, `${demo_quality_model}`, ...).
+PARAMS: dict[str, Callable[[], object]] = {}
+
+
+def register_param(name: str) -> Callable[[Callable[[], object]], Callable[[], object]]:
+    """Function decorator: `${name}` in any config calls it (once per load) when no param of that name is set."""
+
+    def wrap(fn: Callable[[], object]) -> Callable[[], object]:
+        PARAMS[name] = fn
+        return fn
+
+    return wrap
 
 
 def register_stage(name: str) -> Callable[[T], T]:

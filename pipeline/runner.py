@@ -130,11 +130,16 @@ def run_pipeline(
             if progress:
                 progress(label, done, len(units), None)
             items = ((config_dict, segment, unit, last) for unit in todo)
-            for result in executor.imap_unordered(run_unit, items, _segment_resources(segment)):
-                results[result["unit"]] = result
-                done += 1
-                if progress:
-                    progress(label, done, len(units), result)
+            try:
+                for result in executor.imap_unordered(run_unit, items, _segment_resources(segment)):
+                    results[result["unit"]] = result
+                    done += 1
+                    if progress:
+                        progress(label, done, len(units), result)
+            except Exception as exc:
+                # Stages handle bad records themselves; what reaches here is a stage that cannot start
+                # or a defect. Finished units stay finished: a rerun resumes after the fix.
+                raise RunError(_unit_failure_message(exc)) from exc
             per_segment_results[segment.index] = results
     finally:
         if own_executor:
@@ -143,6 +148,15 @@ def run_pipeline(
     stats = _finish(config, layout, segments, units, per_segment_results, time.time() - started, resumed)
     problems = stats["problems"]
     return RunResult(stats=stats, output=config.output, problems=problems)
+
+
+def _unit_failure_message(exc: Exception) -> str:
+    text = str(exc).strip()
+    cause = getattr(exc, "cause", None)  # Ray wraps the worker's exception
+    if cause is not None:
+        text = str(cause).strip()
+    last = text.splitlines()[-1] if text else type(exc).__name__
+    return f"a unit failed: {last}"
 
 
 class _LazyExecutor:

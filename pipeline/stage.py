@@ -18,9 +18,16 @@ DETAIL_COLUMN = "_winnow_detail"
 
 
 class StageParams(BaseModel):
-    """Typed parameters of a stage, validated when the config loads. Unknown keys are refused."""
+    """Typed parameters of a stage, validated when the config loads. Unknown keys are refused.
+
+    Every stage also takes `only_domains` / `skip_domains`: rows outside the scope pass the stage
+    untouched (e.g. keep prose heuristics away from the `code` domain). The runner applies the scope.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    only_domains: list[str] | None = None
+    skip_domains: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +211,21 @@ class DocumentAnnotator(Stage):
         for c in self.adds_columns:
             out = set_column(out, c, pa.array(values[c]))
         return Outcome.from_decisions(out, [None] * batch.num_rows, errors, details)
+
+
+def split_by_scope(params: StageParams, batch: pa.Table) -> tuple[pa.Table, pa.Table | None]:
+    """(rows the stage should see, rows that bypass it), per the stage's only_domains / skip_domains."""
+    only, skip = getattr(params, "only_domains", None), getattr(params, "skip_domains", None)
+    if not only and not skip:
+        return batch, None
+    domains = batch[schema.DOMAIN].to_pylist()
+    inside = [(only is None or d in only) and not (skip and d in skip) for d in domains]
+    if all(inside):
+        return batch, None
+    mask = pa.array(inside, pa.bool_())
+    import pyarrow.compute as pc
+
+    return batch.filter(mask), batch.filter(pc.invert(mask))
 
 
 def iter_rows(batch: pa.Table) -> Iterator[dict[str, Any]]:

@@ -20,7 +20,21 @@ from pipeline.accounting import StageCount
 from pipeline.config import PipelineConfig, config_from_dict
 from pipeline.readers.base import READ_STAGE, detect_format
 from pipeline.registry import READERS, load_plugins
-from pipeline.stage import DETAIL_COLUMN, ERROR_COLUMN, REASON_COLUMN, GlobalStage, Outcome, Stage, error_code, error_detail
+from pipeline.stage import (
+    DETAIL_COLUMN,
+    ERROR_COLUMN,
+    REASON_COLUMN,
+    GlobalStage,
+    Outcome,
+    Stage,
+    error_code,
+    error_detail,
+    split_by_scope,
+)
+
+
+class StageSetupError(RuntimeError):
+    """A stage could not load its model or data: a configuration problem, reported once, not per row."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +213,15 @@ def _error_rows(failed: pa.Table, stage: str) -> pa.Table:
     )
 
 
+def _rejoin(kept: pa.Table, bypass: pa.Table) -> pa.Table:
+    """Put bypassing rows back beside the stage's kept rows; columns the stage added are null for them."""
+    for name in kept.column_names:
+        if name not in bypass.column_names:
+            bypass = bypass.append_column(name, pa.nulls(bypass.num_rows, kept.schema.field(name).type))
+    bypass = bypass.select(kept.column_names)
+    return pa.concat_tables([writers.normalise(kept), writers.normalise(bypass)], promote_options="permissive")
+
+
 def _final_columns(table: pa.Table) -> pa.Table:
     """Documents as users read them: raw payloads and the engine's private columns removed."""
     drop = [c for c in table.column_names if c == schema.RAW or c.startswith("_")]
@@ -221,7 +244,10 @@ def run_unit(config_dict: dict[str, Any], segment: Segment, unit: Unit, last_seg
         st = stages[name]
         if isinstance(st, GlobalStage):
             st.state_dir = layout.fit_dir(segment.index)
-        st.ensure_setup()
+        try:
+            st.ensure_setup()
+        except Exception as exc:  # a bad model path or benchmark file: stop the run with one clear message
+            raise StageSetupError(f"stage {name!r} could not start: {error_detail(exc)}") from None
 
     suffix = f"s{segment.index}-{unit.key}.parquet"
     kept_writer = writers.PartWriter(layout.kept_path(segment.index, unit.key, last_segment))
@@ -236,15 +262,20 @@ def run_unit(config_dict: dict[str, Any], segment: Segment, unit: Unit, last_seg
             stage = stages[name]
             t0 = time.perf_counter()
             in_bytes = schema.row_bytes(batch)
+            inside, bypass = split_by_scope(stage.params, batch)
             try:
-                if isinstance(stage, GlobalStage):
-                    outcome = stage.apply(batch, unit.key)
+                if inside.num_rows == 0:
+                    outcome = Outcome(kept=inside)
+                elif isinstance(stage, GlobalStage):
+                    outcome = stage.apply(inside, unit.key)
                 else:
-                    outcome = stage.process(batch)
+                    outcome = stage.process(inside)
             except Exception as exc:  # the stage failed the whole batch: every row fails with its error
-                failed = batch.append_column(ERROR_COLUMN, pa.array([error_code(name, exc)] * batch.num_rows))
-                failed = failed.append_column(DETAIL_COLUMN, pa.array([error_detail(exc)] * batch.num_rows))
-                outcome = Outcome(kept=batch.slice(0, 0), failed=failed)
+                failed = inside.append_column(ERROR_COLUMN, pa.array([error_code(name, exc)] * inside.num_rows))
+                failed = failed.append_column(DETAIL_COLUMN, pa.array([error_detail(exc)] * inside.num_rows))
+                outcome = Outcome(kept=inside.slice(0, 0), failed=failed)
+            if bypass is not None:  # rows outside the stage's domains pass through unchanged
+                outcome.kept = _rejoin(outcome.kept, bypass)
             counts[name].add_outcome(batch, outcome, time.perf_counter() - t0, in_bytes)
             if outcome.dropped is not None and outcome.dropped.num_rows:
                 rejected_writer.write(_rejected_rows(outcome.dropped, name, keep_text, sampled))

@@ -53,10 +53,22 @@ def concat(tables: list[pa.Table]) -> pa.Table:
     return pa.concat_tables([normalise(t) for t in tables], promote_options="permissive")
 
 
+def _conform(table: pa.Table, target: pa.Schema) -> pa.Table:
+    """Reorder and cast a table to `target`; columns it lacks become nulls."""
+    arrays = []
+    for f in target:
+        if f.name in table.column_names:
+            col = table[f.name]
+            arrays.append(col if col.type == f.type else col.cast(f.type))
+        else:
+            arrays.append(pa.nulls(table.num_rows, f.type))
+    return pa.Table.from_arrays(arrays, schema=target)
+
+
 class PartWriter:
     """Streams batches into one Parquet file that appears atomically on close(), so a unit's output
-    never has to fit in memory at once. Every batch must carry the same columns (stages always add
-    theirs, even to empty batches); types are unified to the first batch's."""
+    never has to fit in memory at once. Columns are unified across batches: a missing one is null, a
+    new one widens the file's schema, types follow the first batch that had the column."""
 
     def __init__(self, path: str):
         self.path = path
@@ -84,12 +96,20 @@ class PartWriter:
             self._schema = table.schema
             self._writer = pq.ParquetWriter(self._local_tmp, self._schema, **WRITE_OPTIONS)
         elif table.schema != self._schema:
-            missing = set(self._schema.names) ^ set(table.schema.names)
-            if missing:
-                raise ValueError(f"{self.path}: columns {sorted(missing)} differ between batches of one unit")
-            table = table.select(self._schema.names).cast(self._schema)
+            if set(table.schema.names) - set(self._schema.names):
+                self._widen(table.schema)  # a column appeared (e.g. a domain-scoped stage's first rows)
+            table = _conform(table, self._schema)
         self._writer.write_table(table)
         self.rows += table.num_rows
+
+    def _widen(self, other: pa.Schema) -> None:
+        """Rewrite what was written so far under a schema that also has `other`'s new columns (rare)."""
+        self._writer.close()
+        written = pq.read_table(self._local_tmp)
+        fields = list(self._schema) + [f for f in other if f.name not in self._schema.names]
+        self._schema = pa.schema(fields)
+        self._writer = pq.ParquetWriter(self._local_tmp, self._schema, **WRITE_OPTIONS)
+        self._writer.write_table(_conform(written, self._schema))
 
     def close(self) -> bool:
         """Finish the file; returns False (and writes nothing) when no rows were written."""

@@ -9,6 +9,7 @@ import tempfile
 
 from filters.quality import model as qm
 from filters.quality.train import TrainConfig, train_classifier
+from pipeline.registry import register_param
 
 DEMO_MODEL_NAME = "fasttext_quality_v1"
 # Tiny on purpose: a few hundred documents, trained in about a second, a model of a few MB.
@@ -54,3 +55,9 @@ def ensure_demo_classifier(demo_dir: str | None = None, output_dir: str | None =
 
     storage.write_atomic(os.path.join(out, qm.CARD_FILE), json.dumps(card, indent=1).encode())
     return out
+
+
+@register_param("demo_quality_model")
+def demo_quality_model() -> str:
+    """`${demo_quality_model}` in a config: the demo classifier, trained on first use."""
+    return ensure_demo_classifier()

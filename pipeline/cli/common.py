@@ -8,7 +8,8 @@ from typing import Any, NoReturn
 from rich.console import Console
 from rich.table import Table
 
-console = Console(stderr=False)
+# Pipes and CI logs get 140 columns instead of rich's 80, so reason names stay readable.
+console = Console(stderr=False, width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True)
 
 
@@ -20,10 +21,12 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def funnel_table(stats: dict[str, Any]) -> Table:
     table = Table(title="funnel", show_lines=False)
     for col in ("stage", "in", "kept", "dropped", "failed", "MB in", "seconds"):
-        table.add_column(col, justify="left" if col in ("stage", "dropped", "failed") else "right")
+        left = col in ("stage", "dropped", "failed")
+        # Reasons fold onto several lines rather than being cut: they are what the table is for.
+        table.add_column(col, justify="left" if left else "right", overflow="fold", no_wrap=not left)
     for s in stats["stages"]:
-        dropped = ", ".join(f"{k}={v}" for k, v in s["dropped"].items()) or "-"
-        failed = ", ".join(f"{k}={v}" for k, v in s["failed"].items()) or "-"
+        dropped = "\n".join(f"{k}={v:,}" for k, v in s["dropped"].items()) or "-"
+        failed = "\n".join(f"{k}={v:,}" for k, v in s["failed"].items()) or "-"
         table.add_row(
             s["name"], f"{s['in']:,}", f"{s['kept']:,}", dropped, failed, f"{s['bytes_in'] / 1e6:.2f}",
             f"{s['seconds'] + s.get('fit_seconds', 0):.2f}",

@@ -53,3 +53,22 @@ def test_schema_columns_and_ids_are_stable():
     assert t.schema.names[: len(schema.BASE_COLUMNS)] == list(schema.BASE_COLUMNS)
     assert schema.make_id("file.warc.gz@123") == schema.make_id("file.warc.gz@123") != schema.make_id("file.warc.gz@124")
     assert isinstance(t, pa.Table)
+
+
+def test_domain_scope_bypasses_rows_and_writer_unifies_columns(tmp_path):
+    import pyarrow.parquet as pq
+
+    from pipeline.stage import split_by_scope
+    from pipeline.writers import PartWriter
+
+    batch = schema.documents_from_records(
+        [{"id": "1", "text": "x", "domain": "code"}, {"id": "2", "text": "y", "domain": "web"}])
+    params = STAGES["test_min_chars"].Params(min_chars=5, skip_domains=["code"])
+    inside, bypass = split_by_scope(params, batch)
+    assert inside["id"].to_pylist() == ["2"] and bypass["id"].to_pylist() == ["1"]
+    w = PartWriter(str(tmp_path / "p.parquet"))
+    w.write(batch.slice(0, 1))
+    w.write(batch.slice(1, 1).append_column("score_x", pa.array([0.5])))
+    assert w.close()
+    t = pq.read_table(tmp_path / "p.parquet")
+    assert t["score_x"].to_pylist() == [None, 0.5] and t.num_rows == 2
