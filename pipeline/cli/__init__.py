@@ -16,6 +16,7 @@ app = typer.Typer(
 from pipeline.cli import run as _run  # noqa: E402,F401
 from pipeline.cli import inspect as _inspect  # noqa: E402,F401
 from pipeline.cli import plan as _plan  # noqa: E402,F401
+from pipeline.cli import mix as _mix  # noqa: E402,F401
 from pipeline.cli import export as _export  # noqa: E402,F401
 from pipeline.cli import train_tokenizer as _train_tokenizer  # noqa: E402,F401
 from pipeline.cli import train_classifier as _train_classifier  # noqa: E402,F401

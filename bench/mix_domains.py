@@ -1,0 +1,103 @@
+"""Benchmark `winnow mix` on ../shared/data/domains: swarm, regression, optimised vs natural vs uniform mixtures.
+
+The peers measured in the same run are the baselines every mixing paper compares against (the natural
+token distribution and the uniform mixture), trained on the same token budget with the same seeds; and,
+for throughput, proxies trained one per Ray task (the CPU path) versus packed into one process (the GPU path,
+here on CPU). Prints ratios; see docs/bench/mixing.md for figures.
+
+    python bench/mix_domains.py [--mixtures 28] [--tokens 150000] [--out /tmp/winnow-bench-mix]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import time
+from pathlib import Path
+
+SHARED = Path(os.environ.get("WINNOW_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def fake_run(domains_dir: Path, out: Path) -> Path:
+    """The domain samples as a `winnow run` output: documents/part-00000.parquet (id, text, domain)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    target = out / "documents" / "part-00000.parquet"
+    if target.exists():
+        return out
+    rows = []
+    for path in sorted(domains_dir.glob("*.jsonl.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            rows += [{k: r[k] for k in ("id", "text", "domain")} for r in map(json.loads, f)]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows), target)
+    return out
+
+
+def pack_throughput(pack: int, steps: int = 30) -> float:
+    """Tokens per second per proxy when `pack` proxies train in one process on one thread."""
+    import numpy as np
+    import torch
+
+    from mixing.proxy import ProxyConfig, train_packed
+
+    torch.set_num_threads(1)
+    cfg = ProxyConfig()
+    data = np.random.default_rng(0).integers(0, cfg.vocab_size, 200_000)
+
+    def fn(step: int) -> np.ndarray:
+        starts = np.random.default_rng(step).integers(0, len(data) - cfg.seq_len - 1, cfg.batch_size)
+        return data[starts[:, None] + np.arange(cfg.seq_len + 1)]
+
+    t = time.perf_counter()
+    train_packed(cfg, [fn] * pack, steps, list(range(pack)), {}, keep_states=False)
+    return steps * cfg.batch_size * cfg.seq_len * pack / (time.perf_counter() - t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mixtures", type=int, default=28)
+    ap.add_argument("--tokens", type=int, default=150_000)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--executor", default="ray", choices=["ray", "local"])
+    ap.add_argument("--targets", default="web,wiki", help="domains whose held-out documents are the targets")
+    ap.add_argument("--out", default="/tmp/winnow-bench-mix")
+    args = ap.parse_args()
+    if not (SHARED / "domains").is_dir():
+        raise SystemExit(f"no sample data at {SHARED}/domains (set WINNOW_SHARED_DATA)")
+
+    from mixing.config import MixConfig
+    from mixing.job import run_mix
+
+    out = Path(args.out)
+    run = fake_run(SHARED / "domains", out / "run")
+    cfg = MixConfig(
+        documents=str(run), output=str(out / "mix"), cache_dir=str(out / "cache"),
+        targets=[{"domain": d} for d in args.targets.split(",")],
+        swarm={"num_mixtures": args.mixtures, "tokens_per_proxy": args.tokens},
+        validation={"seeds": args.seeds}, engine={"executor": args.executor, "num_cpus": 2},
+    )
+    t = time.perf_counter()
+    r = run_mix(cfg, progress=lambda s: print(f"  {s}", flush=True))
+    wall = time.perf_counter() - t
+    v = r["validation_detail"]
+    best = r["verdict"]["best_baseline"]
+    print(f"\nwinnow mix on {len(r['domains'])} domains, {r['swarm']['mixtures']} proxies × {args.tokens:,} tokens "
+          f"({r['swarm']['params_per_proxy']:,} params), {wall:.0f}s wall ({r['swarm']['trained']} trained)")
+    print(f"held-out Spearman: {r['spearman_heldout']:.3f} ({r['regression']['model']}; all: {r['regression']['spearman_heldout']})")
+    for name in ("optimized", "natural", "uniform"):
+        print(f"  {name:<10} loss {v[name]['mean']:.4f} ± {v[name]['std']:.4f}  (per seed {[round(x, 4) for x in v[name]['objective']]})")
+    print(f"optimized / best baseline ({best}) loss ratio: {v['optimized']['mean'] / v[best]['mean']:.4f}; "
+          f"margin {r['verdict']['margin']:.4f} vs 2·SE {r['verdict']['noise']:.4f}")
+    print(f"proxies/hour on CPU ({args.executor}, 2 cores, 1 thread/proxy): {r['swarm']['proxies_per_hour']:.0f}")
+    one, packed = pack_throughput(1), pack_throughput(4)
+    print(f"packed path on CPU, 1 thread: {one:,.0f} tok/s/proxy alone vs {packed:,.0f} packed ×4 "
+          f"(ratio {packed / one:.2f}); GPU figures: not measured here")
+    print("weights: " + ", ".join(f"{d}={w:.3f}" for d, w in r["weights"].items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""The `winnow mix` config: typed sections, unknown keys refused with a message that names the key."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipeline.config import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TargetConfig(_Section):
+    """An evaluation set: held-out documents of a domain (`domain:`) or user files (`path:`), never both."""
+
+    name: str | None = None  # label in the report; default: the domain, or the file name
+    domain: str | None = None
+    path: str | list[str] | None = None  # JSONL/Parquet file(s) or a run output directory
+    weight: float = Field(1.0, gt=0)  # its share of the objective (a weighted mean of target losses)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TargetConfig:
+        if (self.domain is None) == (self.path is None):
+            raise ValueError("a target needs exactly one of domain: (held-out documents) or path: (user files)")
+        return self
+
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        if self.domain:
+            return self.domain
+        first = self.path if isinstance(self.path, str) else self.path[0]
+        return os.path.basename(first.rstrip("/")).split(".")[0]
+
+
+class BoundsConfig(_Section):
+    min: dict[str, float] = Field(default_factory=dict)  # domain → least weight
+    max: dict[str, float] = Field(default_factory=dict)  # domain → most weight
+    default_min: float = Field(0.0, ge=0, le=1)
+    default_max: float = Field(1.0, ge=0, le=1)
+    max_epochs: float = Field(4.0, gt=0)  # no domain is repeated more often than this within one proxy's budget
+
+
+class SwarmConfig(_Section):
+    num_mixtures: int = Field(24, ge=2)  # proxies in the swarm (grow it with the number of domains)
+    tokens_per_proxy: int = Field(300_000, gt=0)  # training tokens each proxy sees
+    concentration: tuple[float, float] = (1.0, 30.0)  # Dirichlet total concentration, drawn log-uniformly per mixture
+    prior_smoothing: float = Field(0.3, ge=0, le=1)  # the prior mixes the natural distribution with this much uniform
+    seed: int = 0
+    reuse_max_fraction: float = Field(0.5, ge=0, le=1)  # at most this share of the swarm from runs of other configs
+
+
+class ProxySection(_Section):
+    n_layer: int = Field(2, ge=1)
+    n_head: int = Field(4, ge=1)
+    n_embd: int = Field(64, ge=8)
+    seq_len: int = Field(64, ge=8)
+    batch_size: int = Field(16, ge=1)
+    lr: float = Field(3e-3, gt=0)
+    warmup_steps: int = Field(20, ge=0)
+    weight_decay: float = Field(0.1, ge=0)
+    eval_tokens: int = Field(16384, gt=0)
+
+
+class RegressionConfig(_Section):
+    model: Literal["auto", "gbm", "loglinear"] = "auto"  # auto: the one with the better held-out Spearman
+    folds: int = Field(5, ge=2)
+
+
+class OptimiserConfig(_Section):
+    samples: int = Field(100_000, ge=100)  # random mixtures scored by the regression
+    top_k: int = Field(100, ge=1)  # the optimum is the mean of the k best (smoother than the single best)
+    seed: int = 0
+
+
+class ValidationConfig(_Section):
+    seeds: int = Field(3, ge=1)
+    enabled: bool = True
+
+
+class MixEngineConfig(_Section):
+    executor: Literal["ray", "local"] = "ray"
+    address: str | None = None
+    num_cpus: int | None = None
+    object_store_memory_mb: int | None = 512
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: cuda when torch sees a GPU
+    pack: int | None = None  # proxies trained together in one process; default 1 on CPU, 32 on a GPU
+    threads_per_proxy: int = Field(1, ge=1)
+
+
+class MixConfig(_Section):
+    description: str | None = None
+    documents: str | list[str]  # a `winnow run` output directory, or Parquet/JSONL files with a domain column
+    output: str = "out/mix"
+    cache_dir: str | None = None  # default: OUTPUT/cache
+    domains: list[str] | None = None  # default: every domain in the documents
+    tokenizer: str | None = None  # tokenizer.json; default: a byte-level BPE trained on the training documents
+    vocab_size: int = Field(2048, ge=257)  # for the trained tokenizer
+    heldout_fraction: float = Field(0.05, gt=0, lt=0.5)  # of every domain's documents, by id hash, for targets
+    targets: list[TargetConfig] = Field(min_length=1)
+    bounds: BoundsConfig = Field(default_factory=BoundsConfig)
+    swarm: SwarmConfig = Field(default_factory=SwarmConfig)
+    proxy: ProxySection = Field(default_factory=ProxySection)
+    regression: RegressionConfig = Field(default_factory=RegressionConfig)
+    optimiser: OptimiserConfig = Field(default_factory=OptimiserConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    engine: MixEngineConfig = Field(default_factory=MixEngineConfig)
+
+    def resolved_cache_dir(self) -> str:
+        return self.cache_dir or os.path.join(self.output, "cache")
+
+
+def _format(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(x) for x in err["loc"]) or "(config)"
+        model: type[BaseModel] = MixConfig
+        for part in err["loc"][:-1]:
+            field = model.model_fields.get(str(part)) if isinstance(part, str) else None
+            ann = getattr(field, "annotation", None)
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                model = ann
+            elif str(part) == "targets" or isinstance(part, int):
+                model = TargetConfig
+        if err["type"] == "extra_forbidden":
+            lines.append(f"unknown key {key!r}; allowed keys here: {', '.join(model.model_fields)}")
+        elif err["type"] == "missing":
+            lines.append(f"missing required key {key!r}")
+        else:
+            lines.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
+    return "\n".join(lines)
+
+
+def load_mix_config(path: str | None = None, *, text: str | None = None, output: str | None = None,
+                    overrides: dict[str, Any] | None = None) -> MixConfig:
+    """Read and validate a mixing config; every mistake raises ConfigError naming the key."""
+    if text is None:
+        if path is None or not os.path.isfile(path):
+            raise ConfigError(f"config file {path!r} does not exist")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"expected a mapping with keys {', '.join(MixConfig.model_fields)}")
+    for dotted, value in (overrides or {}).items():  # `--set swarm.num_mixtures=8`
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {dotted}: {p!r} is not a section")
+        node[leaf] = value
+    if output:
+        raw["output"] = output
+    try:
+        return MixConfig(**raw)
+    except ValidationError as exc:
+        raise ConfigError(_format(exc)) from None

@@ -1,0 +1,107 @@
+"""`winnow mix` end to end on a tiny fake run: outputs, bad input refused before training, cache reuse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mixing.config import MixConfig
+from mixing.data import MixInputError, is_heldout, prepare
+from mixing.job import run_mix
+from mixing.simplex import BoundsError
+from tests.mixing.conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def first_run(tiny_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("mix")
+    cfg = MixConfig(**tiny_config(tiny_run, out))
+    return cfg, run_mix(cfg)
+
+
+def test_outputs(first_run):
+    cfg, _ = first_run
+    out = Path(cfg.output)
+    weights = yaml.safe_load((out / "weights.yaml").read_text())
+    assert set(weights) == {"code", "web", "wiki"}
+    assert sum(weights.values()) == pytest.approx(1.0, abs=1e-5)
+    on_disk = json.loads((out / "report.json").read_text())
+    assert isinstance(on_disk["spearman_heldout"], float)
+    assert set(on_disk["validation"]) == {"optimized", "natural", "uniform"}
+    assert all(len(v) == 2 for v in on_disk["validation"].values())
+    assert on_disk["swarm"]["trained"] == 5 and on_disk["swarm"]["proxies_per_hour"] > 0
+    for name in ("predicted_vs_actual.png", "weights.png", "targets.jsonl", "swarm.jsonl"):
+        assert (out / name).stat().st_size > 0
+
+
+def test_targets_are_held_out_and_written_for_decontamination(first_run):
+    cfg, _ = first_run
+    rows = [json.loads(line) for line in Path(cfg.output, "targets.jsonl").read_text().splitlines()]
+    assert rows and all(r["target"] == "web" and is_heldout(r["id"], 0.2) for r in rows)
+    data = prepare(cfg)
+    training_ids = {i for p in data.pools.values() for i in p.doc_ids}
+    assert not training_ids & {r["id"] for r in rows}
+
+
+def test_rerun_trains_nothing_and_new_target_is_scored_from_saved_weights(first_run):
+    cfg, report = first_run
+    again = run_mix(cfg)
+    assert again["swarm"]["trained"] == 0 and again["swarm"]["cached"] == 5
+    assert again["validation"] == report["validation"]
+    changed = cfg.model_copy(update={"targets": [*cfg.targets, type(cfg.targets[0])(domain="code")]})
+    third = run_mix(changed)
+    assert third["swarm"]["trained"] == 0  # the new target was scored from cached weights
+    assert set(third["validation_detail"]["natural"]["targets"]) == {"web", "code"}
+
+
+def test_added_domain_reuses_earlier_runs(shared_data, tiny_run, tmp_path):
+    from tests.mixing.conftest import write_run_dir
+
+    # A fixed tokenizer (trained once) is what lets pools, and so runs, survive a change of corpus.
+    small = MixConfig(**tiny_config(tiny_run, tmp_path / "a", cache_dir=str(tmp_path / "cache"),
+                                    domains=["web", "wiki"], validation={"enabled": False}))
+    first = run_mix(small)
+    tok = first["tokenizer"]["path"]
+    bigger = write_run_dir(shared_data / "domains", tmp_path / "run2", ["wiki", "code", "web"], 40, 1500)
+    base = {"cache_dir": str(tmp_path / "cache"), "tokenizer": tok, "validation": {"enabled": False}}
+    run_mix(MixConfig(**tiny_config(tiny_run, tmp_path / "b", domains=["web", "wiki"], **base)))
+    grown = run_mix(MixConfig(**tiny_config(bigger, tmp_path / "c", **base)))
+    assert grown["swarm"]["reused_from_other_configs"] == 2  # half the swarm of 5, rounded down
+    assert grown["swarm"]["trained"] == 3
+
+
+def test_domain_without_documents_is_refused(tiny_run, tmp_path):
+    cfg = MixConfig(**tiny_config(tiny_run, tmp_path, domains=["wiki", "books"]))
+    with pytest.raises(MixInputError, match="books have no training documents"):
+        run_mix(cfg)
+
+
+def test_impossible_bounds_are_refused_before_training(tiny_run, tmp_path):
+    cfg = MixConfig(**tiny_config(tiny_run, tmp_path, bounds={"min": {"wiki": 0.7, "code": 0.5}}))
+    with pytest.raises(BoundsError, match="minimum weights sum to 1.200"):
+        run_mix(cfg)
+    assert not (tmp_path / "cache" / "runs").exists() or not any((tmp_path / "cache" / "runs").iterdir())
+
+
+def test_target_overlapping_training_data_is_refused(tiny_run, tmp_path):
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(tiny_run / "documents").to_pylist()
+    leak = [r for r in rows if r["domain"] == "wiki" and not is_heldout(r["id"], 0.2)][:3]
+    path = tmp_path / "bench.jsonl"
+    path.write_text("".join(json.dumps({"id": f"q{i}", "text": r["text"]}) + "\n" for i, r in enumerate(leak)))
+    cfg = MixConfig(**tiny_config(tiny_run, tmp_path, targets=[{"path": str(path)}]))
+    with pytest.raises(MixInputError, match="overlaps the training data: 3 of its 3"):
+        run_mix(cfg)
+
+
+@pytest.mark.slow
+def test_ray_executor_trains_the_swarm(ray_session, tiny_run, tmp_path):
+    cfg = MixConfig(**tiny_config(tiny_run, tmp_path, swarm={"num_mixtures": 3, "tokens_per_proxy": 2000},
+                                  validation={"enabled": False}, engine={"executor": "ray"}))
+    report = run_mix(cfg)
+    assert report["swarm"]["trained"] == 3 and report["swarm"]["executor"] == "ray"
+    assert all(len(r["losses"]) == 1 for r in map(json.loads, Path(cfg.output, "swarm.jsonl").read_text().splitlines()))
