@@ -34,7 +34,6 @@ class EngineConfig(BaseModel):
     batch_size: int = 1000  # rows per batch through the stages
     keep_rejected_text: bool = False  # store dropped documents' text in rejected/
     memory_budget_mb: int = 2048  # for global stages that can spill (dedup)
-    unit_timeout_s: float | None = None  # a unit taking longer fails with unit_timeout
 
 
 @dataclass

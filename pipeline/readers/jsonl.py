@@ -17,6 +17,7 @@ PASSTHROUGH = (schema.URL, schema.DOMAIN, schema.LANGUAGE, schema.LANGUAGE_SCORE
 class JsonlParams(ReaderParams):
     text_field: str = "text"
     id_field: str | None = "id"  # kept as metadata.source_id; Winnow's own id hashes the locator
+    max_line_bytes: int = 64 * 1024 * 1024  # a longer line (a gzip bomb, a file without newlines) fails the rest of the file
 
 
 def record_to_document(
@@ -28,10 +29,12 @@ def record_to_document(
         raise ValueError(f"no {params.text_field!r} field")
     if not isinstance(text, str):
         raise ValueError(f"{params.text_field!r} is {type(text).__name__}, not a string")
+    text, repaired = _valid_utf8(text)
     doc: dict[str, Any] = {schema.ID: schema.make_id(locator), schema.TEXT: text}
     for key in PASSTHROUGH:
         if record.get(key) is not None:
-            doc[key] = record[key]
+            doc[key], fixed = _valid_utf8(record[key])
+            repaired = repaired or fixed
     if schema.LANGUAGE_SCORE in doc:
         doc[schema.LANGUAGE_SCORE] = float(doc[schema.LANGUAGE_SCORE])
     doc[schema.SOURCE] = params.source or doc.get(schema.SOURCE) or default_source
@@ -50,8 +53,21 @@ def record_to_document(
         meta["source_id"] = record[params.id_field]
     meta.setdefault("locator", locator)
     meta.update(extra_meta or {})
+    if repaired:
+        meta["utf8_repaired"] = True
     doc[schema.METADATA] = schema.metadata_json(meta)
     return doc
+
+
+def _valid_utf8(value: Any) -> tuple[Any, bool]:
+    """JSON may escape lone surrogates (\\ud800) that UTF-8, and so Arrow, cannot hold: replace them, say so."""
+    if not isinstance(value, str):
+        return value, False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace").decode("utf-8"), True
+    return value, False
 
 
 def failed_record(locator: str, source: str) -> dict[str, Any]:
@@ -69,8 +85,14 @@ class JsonlReader(Reader):
 
     def read(self, path: str) -> Iterator[Outcome]:
         out = BatchBuilder(self.params.batch_size)
+        limit = self.params.max_line_bytes
         with storage.open_text_lines(path) as lines:
-            for lineno, raw in enumerate(lines, start=1):
+            # readline with a limit: iterating lines would first build a line of any length in memory.
+            for lineno, raw in enumerate(iter(lambda: lines.readline(limit + 1), b""), start=1):
+                if len(raw) > limit:
+                    if len(out):
+                        yield out.flush()
+                    raise ValueError(f"line {lineno} is longer than max_line_bytes={limit}")
                 if not raw.strip():
                     continue  # blank lines are not records
                 locator = f"{path}:{lineno}"
@@ -87,7 +109,7 @@ class JsonlReader(Reader):
                     doc = record_to_document(
                         record, locator, self.params, "jsonl", {"utf8_repaired": True} if repaired else None
                     )
-                except ValueError as exc:
+                except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
                     code = "read_bad_json" if isinstance(exc, json.JSONDecodeError) else "read_bad_record"
                     out.failed.append((failed_record(locator, "jsonl"), code, f"{locator}: {exc}"))
                 else:

@@ -13,9 +13,9 @@ import json
 import random
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -286,7 +286,7 @@ def _deflate_single(total: int, fill: bytes = b" ", wbits: int = 31) -> bytes:
     return first + block * (n - 1) + final + trailer
 
 
-def write_bombs(out: Path, size: int = 1024 * MIB) -> list[Path]:
+def write_bombs(out: Path, size: int = 1024 * MIB, parquet_size: int | None = None) -> list[Path]:
     """One decompression bomb per reader path that inflates data: JSONL line, WARC block, HTTP body, WET, Parquet, PDF."""
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, bytes] = {}
@@ -308,7 +308,7 @@ def write_bombs(out: Path, size: int = 1024 * MIB) -> list[Path]:
            f"Content-Type: text/plain\r\nContent-Length: {size}\r\n\r\n").encode()
     files["wet-bomb-block.warc.wet.gz"] = gzip.compress(wet, mtime=0) + _zeros_gzip_members(size, b" ")
     # Parquet: 1 MiB texts, dictionary-encoded, so `size // MiB` rows take a few KiB on disk.
-    rows = size // MIB
+    rows = (parquet_size or size) // MIB
     text = pa.DictionaryArray.from_arrays(pa.array([0] * rows, pa.int32()), pa.array(["a" * MIB]))
     buf = io.BytesIO()
     pq.write_table(pa.table({"text": text}), buf, compression="zstd", store_schema=False)
