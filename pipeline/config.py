@@ -91,7 +91,9 @@ class PipelineConfig:
 
 
 def _format_validation(where: str, exc: ValidationError, model: type[BaseModel]) -> str:
-    allowed = ", ".join(model.model_fields) or "(no parameters)"
+    common = ("only_domains", "skip_domains")  # every stage has them; list the stage's own keys first
+    names = [n for n in model.model_fields if n not in common] + [n for n in common if n in model.model_fields]
+    allowed = ", ".join(names) or "(no parameters)"
     lines = []
     for err in exc.errors():
         key = ".".join(str(x) for x in err["loc"]) or "(value)"

@@ -51,6 +51,9 @@ class RayExecutor:
             if address:
                 kwargs["address"] = address
             else:  # embedded: nothing to start by hand
+                # "local" always starts a private instance; without it ray.init() joins any cluster
+                # that `ray start` left on this machine.
+                kwargs["address"] = "local"
                 kwargs["num_cpus"] = num_cpus or os.cpu_count()
                 if object_store_memory_mb:
                     kwargs["object_store_memory"] = object_store_memory_mb * 1024 * 1024

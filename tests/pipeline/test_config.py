@@ -30,7 +30,7 @@ def test_unknown_stage_lists_registered_ones():
 
 
 def test_unknown_key_lists_allowed_keys():
-    with pytest.raises(ConfigError, match=r"stages\[0\] \(test_min_chars\): unknown key 'min_char'; allowed keys: min_chars, sleep_s"):
+    with pytest.raises(ConfigError, match=r"stages\[0\] \(test_min_chars\): unknown key 'min_char'; allowed keys: min_chars, sleep_s, only_domains, skip_domains"):
         load("  - {name: test_min_chars, min_char: 5}")
 
 
