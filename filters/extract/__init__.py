@@ -1,0 +1,1 @@
+"""HTML to text: the `extract` stage and its extractors."""

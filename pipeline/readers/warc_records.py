@@ -1,0 +1,209 @@
+"""Low-level WARC record iteration: fastwarc for speed, with resynchronisation after bad members and a lenient parser.
+
+`iter_records(path)` yields `RawRecord`s (one WARC record: its headers and its block) and `BadRegion`s (a part of
+the file that could not be parsed). fastwarc does the work on well-formed files; when it stops on a corrupt gzip
+member or a malformed header, reading resumes at the next gzip member (or `WARC/` line) that parses, so one bad
+record costs that record, not the rest of the file. Files fastwarc cannot read at all (LF-only line endings,
+hand-made fixtures) go through a small pure-Python parser instead.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+from pipeline import storage
+
+GZIP_MAGIC = b"\x1f\x8b\x08"
+_SCAN_WINDOW = 1 << 20
+# A record block (or a lenient file) past this is cut there and reported truncated: gzip bombs must not fill memory.
+MAX_BLOCK_BYTES = 64 << 20
+_WARC_LINE = re.compile(rb"(?:^|\n)(WARC/\d+\.\d+)\r?\n")
+_AT_RECORD = re.compile(rb"(?:\r?\n)*WARC/\d+\.\d+\r?\n")
+_NEXT_RECORD = re.compile(rb"\r?\n\r?\n(?=WARC/\d+\.\d+\r?\n)")
+
+
+@dataclass
+class RawRecord:
+    offset: int  # position of the record (its gzip member) in the file, as Common Crawl's index gives it
+    version: str  # WARC/1.0, WARC/1.1, WARC/0.18 ...
+    headers: dict[str, str]  # WARC headers, names lower-cased
+    block: bytes
+    truncated: bool  # the block is shorter than its Content-Length
+    repaired: bool = False  # Content-Length was wrong; the block ends where the next record starts
+
+
+@dataclass
+class BadRegion:
+    offset: int
+    code: str  # error code, counted in the funnel
+    detail: str
+
+
+def _open_seekable(path: str) -> BinaryIO:
+    """A seekable handle (resynchronising needs to jump): a local file, an S3 random-access file, or HTTP bytes."""
+    if path.startswith(("s3://", "gs://")):
+        fs, inner = storage.filesystem(path)
+        return fs.open_input_file(inner)  # type: ignore[return-value]
+    return storage.open_input(path)
+
+
+def _valid_start(window: bytes, at: int, is_gz: bool) -> bool:
+    if is_gz:
+        try:
+            head = zlib.decompressobj(31).decompress(window[at : at + 65536], 16)
+        except zlib.error:
+            return False
+        return head.startswith(b"WARC/")
+    return window.startswith(b"WARC/", at)
+
+
+def _find_resume(f: BinaryIO, start: int, is_gz: bool) -> int | None:
+    """Position of the next record start at or after `start` that really parses, or None at end of file."""
+    needle = GZIP_MAGIC if is_gz else b"WARC/"
+    pos = start
+    while True:
+        f.seek(pos)
+        window = f.read(_SCAN_WINDOW + 65536)
+        if not window:
+            return None
+        i = window.find(needle)
+        while i != -1 and i < _SCAN_WINDOW:
+            if (is_gz or i == 0 or window[i - 1 : i] == b"\n") and _valid_start(window, i, is_gz):
+                return pos + i
+            i = window.find(needle, i + 1)
+        if len(window) <= _SCAN_WINDOW:
+            return None
+        pos += _SCAN_WINDOW
+
+
+def _record_end(f: BinaryIO, offset: int, is_gz: bool) -> int:
+    """Where the next record should start: the end of the gzip member at `offset` (a guess for plain files)."""
+    if not is_gz:
+        return offset + 1
+    f.seek(offset)
+    d = zlib.decompressobj(31)
+    consumed = 0
+    while not d.eof:
+        chunk = f.read(1 << 16)
+        if not chunk:
+            break
+        d.decompress(chunk)
+        consumed += len(chunk) - len(d.unused_data)
+    return offset + consumed
+
+
+def _from_fastwarc(record) -> RawRecord:
+    headers = {k.lower(): v for k, v in record.headers.items()}
+    block = record.reader.read(MAX_BLOCK_BYTES + 1)
+    length = record.content_length
+    if len(block) > MAX_BLOCK_BYTES:  # the rest is skipped by fastwarc without being kept
+        block = block[:MAX_BLOCK_BYTES]
+        length = max(length, MAX_BLOCK_BYTES + 1)
+    # fastwarc counts stream_pos from the file's start, also after a seek
+    return RawRecord(record.stream_pos, record.headers.status_line, headers, block, len(block) < length)
+
+
+def iter_records(path: str) -> Iterator[RawRecord | BadRegion]:
+    with _open_seekable(path) as f:
+        is_gz = f.read(3) == GZIP_MAGIC
+        pos, first = 0, True
+        bad: BadRegion | None = None  # a bad region is reported once, when reading resumes after it (or at the end)
+        while True:
+            f.seek(pos)
+            last = None
+            try:
+                for record in ArchiveIterator(f, record_types=WarcRecordType.any_type, parse_http=False):
+                    if first and record.record_type == WarcRecordType.unknown:
+                        break  # headers fastwarc cannot split (LF-only): use the lenient parser below
+                    rec = _from_fastwarc(record)
+                    if bad is not None:
+                        yield bad
+                        bad = None
+                    first, last = False, rec.offset
+                    yield rec
+                else:
+                    if bad is not None:
+                        yield bad
+                    return
+            except OSError as exc:  # a corrupt gzip member or header: skip to the next record that parses
+                if first and last is None and not is_gz:
+                    break  # not even the first record parses: let the lenient parser try
+                at = pos if last is None else _record_end(f, last, is_gz)
+                if bad is None:
+                    bad = BadRegion(at, "read_warc_corrupt", f"{path}@{at}: {exc}")
+                resume = _find_resume(f, at + 1, is_gz)
+                if resume is None:
+                    yield bad
+                    return
+                first, pos = False, resume
+                continue
+            break
+        f.seek(0)
+        data = f.read()
+    yield from _iter_lenient(path, data, is_gz)
+
+
+def _decompress_tolerant(data: bytes) -> tuple[bytes, str | None]:
+    """All of a (multi-member) gzip stream that decodes, and an error message if it stopped early."""
+    out, rest, left = [], data, MAX_BLOCK_BYTES * 4
+    while rest:
+        d = zlib.decompressobj(31)
+        try:
+            out.append(d.decompress(rest, left + 1))
+        except zlib.error as exc:
+            return b"".join(out), str(exc)
+        left -= len(out[-1])
+        if left < 0:
+            return b"".join(out)[: MAX_BLOCK_BYTES * 4], f"decompresses to more than {MAX_BLOCK_BYTES * 4} bytes"
+        if not d.eof:
+            return b"".join(out), "gzip stream ends inside a member"
+        rest = d.unused_data
+    return b"".join(out), None
+
+
+def _iter_lenient(path: str, data: bytes, is_gz: bool) -> Iterator[RawRecord | BadRegion]:
+    """Parse headers ending in LF or CRLF, any WARC/x.y version; trust Content-Length, then look for the next record."""
+    err = None
+    if is_gz:
+        data, err = _decompress_tolerant(data)
+    pos = 0
+    while True:
+        m = _WARC_LINE.search(data, pos)
+        if not m:
+            break
+        start = m.start(1)
+        ends = [i for i in (data.find(b"\r\n\r\n", start), data.find(b"\n\n", start)) if i != -1]
+        if not ends:
+            yield BadRegion(start, "read_warc_bad_header", f"{path}@{start}: WARC header never ends")
+            break
+        hend = min(ends)
+        body_start = hend + (4 if data.startswith(b"\r\n\r\n", hend) else 2)
+        headers: dict[str, str] = {}
+        for line in data[m.end(1) : hend].split(b"\n"):
+            name, sep, value = line.decode("utf-8", "replace").partition(":")
+            if sep:
+                headers[name.strip().lower()] = value.strip()
+        try:
+            length = int(headers.get("content-length", ""))
+        except ValueError:
+            yield BadRegion(start, "read_warc_bad_header", f"{path}@{start}: no valid Content-Length")
+            pos = body_start
+            continue
+        end, repaired = body_start + length, False
+        if data[end:].strip() and not _AT_RECORD.match(data, end):
+            # Content-Length does not land on the next record (hand-made files count characters, not bytes):
+            # end the block where the next record begins instead.
+            nxt = _NEXT_RECORD.search(data, body_start)
+            if nxt is not None:
+                end, repaired = nxt.start(), True
+        block = data[body_start:end]
+        yield RawRecord(start, m.group(1).decode(), headers, block, len(block) < length and not repaired, repaired)
+        pos = end
+    if err:
+        yield BadRegion(len(data), "read_warc_corrupt", f"{path}: {err}")
