@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-DEMO_VERSION = "v2"
+DEMO_VERSION = "v3"
 SEED = 20261130
 FIXED_DATE = "2024-05-20T12:00:00Z"
 
@@ -104,7 +104,7 @@ def _pages(rng: random.Random) -> tuple[list[Page], list[dict]]:
     en, fr, es = _summaries("en-us"), _summaries("fr-fr"), _summaries("es-es")
     rng.shuffle(en)
     pages: list[Page] = []
-    wiki, blog_src, eval_src = en[:320], en[320:560], en[560:580]
+    wiki, blog_src, eval_src = en[:700], en[700:1000], en[1000:1020]
     for s in wiki:
         pages.append(Page(f"https://encyclopedia.example/wiki/{_slug(s['title'])}", s["title"], s["extract"], "wiki", license_html=CC_BY_SA))
     for i in range(0, len(blog_src), 3):

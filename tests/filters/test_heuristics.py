@@ -1,13 +1,33 @@
-"""Tests for the datatrove-backed heuristic stages: one test per drop reason, text rewriting, real documents."""
+"""Tests for the heuristic stages: one test per drop reason, text rewriting, real documents, and agreement with
+datatrove's own filters (words, sentences, n-gram counts and decisions)."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import random
+from itertools import accumulate
 
+import numpy as np
 import pytest
+from datatrove.data import Document
+from datatrove.pipeline.filters import (
+    C4QualityFilter,
+    FineWebQualityFilter,
+    GopherQualityFilter,
+    GopherRepetitionFilter,
+)
+from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplicate, find_top_duplicate, get_n_grams
+from datatrove.utils.word_tokenizers import load_word_tokenizer
 
-from filters.heuristics import C4QualityStage, FineWebQualityStage, GopherQualityStage, GopherRepetitionStage
+from filters.heuristics import (
+    C4QualityStage,
+    FineWebQualityStage,
+    GopherQualityStage,
+    GopherRepetitionStage,
+    SharedWordTokenizer,
+)
+from filters.heuristics.rules import RepeatedNgrams, repeated_ngram_chars_slow, top_ngram_chars
 from pipeline import schema
 from pipeline.accounting import StageCount
 
@@ -205,3 +225,124 @@ def test_real_documents_through_all_stages(shared_data):
     assert batch.num_rows > 0  # real prose survives
     assert "en" in batch[schema.LANGUAGE].to_pylist()
     assert sum(seen.values()) > 0  # and real boilerplate does not
+
+
+# ---------------------------------------------------------------- agreement with datatrove
+PEERS = {
+    "gopher_repetition": GopherRepetitionFilter,
+    "gopher_quality": GopherQualityFilter,
+    "c4_quality": C4QualityFilter,
+    "fineweb_quality": FineWebQualityFilter,
+}
+STAGES = [GopherRepetitionStage, GopherQualityStage, C4QualityStage, FineWebQualityStage]
+
+
+def _datatrove_verdict(flt, text: str) -> tuple[str | None, str]:
+    doc = Document(text=text, id="x")
+    result = flt.filter(doc)
+    keep, reason = result if isinstance(result, tuple) else (result, None)
+    return (None if keep else reason), doc.text
+
+
+def _agreement(stage_cls, texts: list[str]) -> tuple[int, list]:
+    """Documents on which the stage keeps/drops with the same reason (and the same rewritten text) as datatrove."""
+    stage = stage_cls()
+    out = stage(table(texts))
+    assert out.failed is None
+    ours = {r["id"]: (None, r["text"]) for r in out.kept.select(["id", "text"]).to_pylist()}
+    if out.dropped is not None:
+        ours.update(
+            {i: (r, None) for i, r in zip(out.dropped["id"].to_pylist(), out.dropped["_winnow_reason"].to_pylist())}
+        )
+    peer = PEERS[stage_cls.name]()
+    same, differ = 0, []
+    for i, text in enumerate(texts):
+        their_reason, their_text = _datatrove_verdict(peer, text)
+        our_reason, our_text = ours[str(i)]
+        ok = (
+            our_reason is None and our_text == their_text
+            if their_reason is None
+            else our_reason == stage.reason(their_reason)
+        )
+        same += ok
+        if not ok:
+            differ.append((i, their_reason, our_reason))
+    return same, differ
+
+
+CRAFTED = [
+    PROSE,
+    PROSE + " #" * 20,
+    "\n".join(["- " + s for s in PROSE.split(". ")] * 2),
+    PROSE.replace(". ", "...\n"),
+    "alpha beta " * 30 + PROSE,
+    PROSE + " " + PROSE,
+    f"{LONG}\n\n{LONG}\n\nShort one.\n\nShort two.",
+    SENTENCES + "\nThe function returns {a: 1} to the caller.",
+    "Home\nMenu\nThis site uses cookies.\nEnable JavaScript to view this page now.\n" + SENTENCES,
+    'Dr. Smith met Mr. Jones at 3 p.m. in the U.S. embassy. They didn\'t talk. "Why?" he asked. (Nobody knew.) ' * 3,
+    "One. Two! Three? Four... Five; six: seven.\n" * 4 + "Ende.  Noch ein Satz.\tUnd noch einer.",
+    "Visit https://example.com/a.b?c=d or e-mail me@example.org :) ;-) (: -- it's 10km, $5.99 & 50% off!!! " * 6,
+    "   \n \n",
+]
+
+
+@pytest.mark.parametrize("stage_cls", STAGES, ids=lambda c: c.name)
+def test_crafted_texts_decide_as_datatrove(stage_cls):
+    same, differ = _agreement(stage_cls, CRAFTED)
+    assert same == len(CRAFTED), differ
+
+
+@pytest.mark.parametrize("stage_cls", STAGES, ids=lambda c: c.name)
+def test_real_documents_decide_as_datatrove(shared_data, stage_cls):
+    texts = [row["text"] for row in _real_docs(shared_data, n=16).to_pylist()]
+    same, differ = _agreement(stage_cls, texts)
+    assert same / len(texts) >= 0.98, differ  # measured on 1,300 documents: 100 % for every stage
+
+
+def test_words_and_sentences_are_spacys(shared_data):
+    spacy_en = load_word_tokenizer("en")
+    ours = SharedWordTokenizer("en", spacy_en, max_chars=0)
+    assert ours.chunks is not None  # the chunk path is in use, not a pass-through to spaCy
+    texts = [row["text"] for row in _real_docs(shared_data, n=6).to_pylist()]
+    texts += CRAFTED + [
+        "",
+        " ",
+        "a ",
+        "a  ",
+        "  lead",
+        "x\u00a0y",
+        "''.join(v)",
+        "(don't)",
+        "U.S.A. e.g. ...",
+        "Hi.\n\nBye.",
+    ]
+    for text in texts:
+        assert ours.word_tokenize(text) == spacy_en.word_tokenize(text), text[:80]
+    lines = [line.strip() for t in texts for line in t.splitlines()] + texts
+    for line in lines:
+        assert ours.span_tokenize(line) == spacy_en.span_tokenize(line), line[:80]
+
+
+def test_ngram_counts_match_datatrove():
+    rng = random.Random(7)
+    vocab = ["a", "b", "ab", "c", "bc", "abc", "the", "é", "😀"]  # "a"+"bc" == "ab"+"c": concatenation, not tuples
+    for _ in range(400):
+        words = [rng.choice(vocab[: rng.randint(2, len(vocab))]) for _ in range(rng.randint(1, 50))]
+        ids = {w: i for i, w in enumerate(dict.fromkeys(words))}
+        word_ids = np.array([ids[w] for w in words], np.int64)
+        lens = np.array([len(w) for w in words], np.int64)
+        grams = RepeatedNgrams(words)
+        for n in range(1, 11):
+            top = get_n_grams(words, n)
+            assert top_ngram_chars(word_ids, lens, n) == (find_top_duplicate(top) if top else None)
+            assert grams.chars(n) == find_all_duplicate(words, n), (words, n)
+
+
+def test_hash_collisions_fall_back_to_exact_strings():
+    words = ("a bc ab c x " * 5).split()
+    grams = RepeatedNgrams(words)
+    grams.prefix = np.zeros_like(grams.prefix)  # every n-gram of a length now shares one hash
+    offsets = [0, *accumulate(map(len, words))]
+    for n in range(2, 6):
+        assert grams.chars(n) == find_all_duplicate(words, n) == repeated_ngram_chars_slow("".join(words), offsets, n)

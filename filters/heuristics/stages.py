@@ -1,69 +1,21 @@
-"""datatrove's Gopher, C4 and FineWeb heuristic filters behind the stage contract, one drop reason per rule."""
+"""The heuristic filter stages: datatrove's Gopher, C4 and FineWeb filters behind the stage contract, one reason per rule."""
 
 from __future__ import annotations
 
 import copy
 import re
-from collections import OrderedDict
 from typing import Any, ClassVar
 
 import pyarrow as pa
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
-from datatrove.utils.word_tokenizers import WhitespaceTokenizer, WordTokenizer, load_word_tokenizer
 from pydantic import Field
 
+from filters.heuristics.rules import FastC4QualityFilter, FastGopherQualityFilter, FastGopherRepetitionFilter
+from filters.heuristics.words import tokenizer_for
 from pipeline import schema
 from pipeline.registry import register_stage
 from pipeline.stage import Outcome, Stage, StageParams, error_code, error_detail, set_column
-
-
-class SharedWordTokenizer(WordTokenizer):
-    """One language's datatrove tokenizer with a memory of recent results, shared by all heuristic stages.
-
-    Gopher quality, Gopher repetition and FineWeb each split the same text into words. datatrove streams one
-    document through all filters and its small LRU catches that; Winnow runs a whole batch through one stage before
-    the next, so the memory here holds about a batch's worth of texts (bounded by characters) instead.
-    """
-
-    def __init__(self, language: str, inner: WordTokenizer, max_chars: int = 64_000_000):
-        super().__init__(language)
-        self.inner = inner
-        self.max_chars = max_chars
-        self._words: OrderedDict[str, list[str]] = OrderedDict()
-        self._chars = 0
-
-    def word_tokenize(self, text: str) -> list[str]:
-        words = self._words.get(text)
-        if words is None:
-            words = self.inner.word_tokenize(text)
-            self._words[text] = words
-            self._chars += len(text)
-            while self._chars > self.max_chars and self._words:
-                old, _ = self._words.popitem(last=False)
-                self._chars -= len(old)
-        return words
-
-    def sent_tokenize(self, text: str) -> list[str]:
-        return self.inner.sent_tokenize(text)
-
-    def span_tokenize(self, text: str) -> list[tuple[int, int]]:
-        return self.inner.span_tokenize(text)
-
-
-_TOKENIZERS: dict[str, SharedWordTokenizer] = {}
-
-
-def tokenizer_for(language: str) -> SharedWordTokenizer:
-    """datatrove's tokenizer for a language code; spaCy's multilingual one where that needs a missing package."""
-    if language not in _TOKENIZERS:
-        try:
-            inner = load_word_tokenizer(language)
-            inner.word_tokenize("probe text.")  # some load lazily and only fail here (zh wants jieba, ja sudachi)
-        except Exception:  # noqa: BLE001 - no tokenizer assigned or its package is not installed: never download, fall back
-            inner = WhitespaceTokenizer()
-        _TOKENIZERS[language] = SharedWordTokenizer(language, inner)
-    return _TOKENIZERS[language]
 
 
 class HeuristicParams(StageParams):
@@ -176,10 +128,8 @@ class GopherQualityStage(DatatroveFilterStage):
     reasons = tuple(f"gopher_quality_{r}" for r in reason_map.values())
 
     def make_filter(self) -> BaseFilter:
-        from datatrove.pipeline.filters.gopher_quality_filter import GopherQualityFilter
-
         p = self.params
-        return GopherQualityFilter(
+        return FastGopherQualityFilter(
             min_doc_words=p.min_doc_words,
             max_doc_words=p.max_doc_words,
             min_avg_word_length=p.min_avg_word_length,
@@ -225,10 +175,8 @@ class GopherRepetitionStage(DatatroveFilterStage):
     )
 
     def make_filter(self) -> BaseFilter:
-        from datatrove.pipeline.filters.gopher_repetition_filter import GopherRepetitionFilter
-
         p = self.params
-        return GopherRepetitionFilter(
+        return FastGopherRepetitionFilter(
             dup_line_frac=p.dup_line_frac,
             dup_para_frac=p.dup_para_frac,
             dup_line_char_frac=p.dup_line_char_frac,
@@ -267,10 +215,8 @@ class C4QualityStage(DatatroveFilterStage):
     reasons = tuple(f"c4_quality_{r}" for r in reason_map.values())
 
     def make_filter(self) -> BaseFilter:
-        from datatrove.pipeline.filters.c4_filters import C4QualityFilter
-
         p = self.params
-        return C4QualityFilter(
+        return FastC4QualityFilter(
             split_paragraph=p.split_paragraph,
             remove_citations=p.remove_citations,
             filter_no_terminal_punct=p.filter_no_terminal_punct,

@@ -1,0 +1,311 @@
+"""Word and sentence splitting for the heuristic filters: spaCy's rules, run once per distinct chunk, shared by stages.
+
+datatrove splits every document with `spacy.blank(lang)` inside a memory zone, so spaCy's own cache never fills and
+every token builds a fresh lexeme (its ~20 lexical attribute getters run in Python): ~80 µs per new string, most of
+the time of the four heuristic filters. spaCy's rule-based tokenizer splits text on whitespace and tokenizes each
+chunk on its own, so the words of a text are the concatenation of the words of its chunks. `ChunkWords` replays
+spaCy's prefix/suffix/infix/special-case algorithm in Python on a chunk with spaCy's own compiled rules (no lexemes),
+remembers the result per chunk (a bounded memory: most chunks of a new page were seen before), and asks spaCy itself
+for the rare chunk where its final special-case pass could change the split. `SharedWordTokenizer` then remembers
+each text's words for about a batch, so the stages that need words (Gopher quality, Gopher repetition, FineWeb)
+split a document once between them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Callable
+from itertools import chain, islice
+from typing import Any
+
+from datatrove.utils.word_tokenizers import SpaCyTokenizer, WhitespaceTokenizer, WordTokenizer, load_word_tokenizer
+
+# a whitespace run, or a run of anything else: spaCy's first split
+_RUNS = re.compile(r"\s+|\S+")
+
+
+class ChunkWords:
+    """spaCy's tokenizer for one language, per whitespace-free chunk, with a memory of chunks already split."""
+
+    def __init__(self, nlp: Any, max_chunks: int = 300_000):
+        from spacy.attrs import IS_PUNCT, ORTH
+        from spacy.lang.lex_attrs import is_punct
+        from spacy.pipeline.sentencizer import Sentencizer
+
+        self.nlp = nlp
+        tok = nlp.tokenizer
+        self._prefix: Callable | None = tok.prefix_search
+        self._suffix: Callable | None = tok.suffix_search
+        self._infix: Callable | None = tok.infix_finditer
+        self._token_match: Callable | None = tok.token_match
+        self._url_match: Callable | None = tok.url_match
+        self._specials: dict[str, tuple[str, ...]] = {k: tuple(t[ORTH] for t in v) for k, v in tok.rules.items()}
+        # spaCy ends with a phrase-matcher pass that re-applies special cases to runs of tokens its affix splitting
+        # made (two quote prefixes become "''"); with faster_heuristics only special cases with an affix or a space
+        # take part. A pattern is such a case split without special cases, as spaCy builds it.
+        self._patterns: dict[tuple[str, ...], tuple[str, ...]] = {}
+        for key, special in self._specials.items():
+            if tok.faster_heuristics and not (
+                self._affix_len(key) or " " in key or (self._infix is not None and any(self._infix(key)))
+            ):
+                continue
+            self._patterns[tuple(self._affixes(key, {}))] = special
+        self._pattern_heads = {p[0] for p in self._patterns if p}
+        self._pattern_lengths = sorted({len(p) for p in self._patterns})
+        self.max_chunks = max_chunks
+        self._memo: dict[str, tuple[str, ...]] = {}
+        sentencizer = Sentencizer()
+        self.punct_chars = frozenset(sentencizer.punct_chars)
+        self._punct_re = re.compile("[" + re.escape("".join(sorted(self.punct_chars))) + "]")
+        self._is_punct = nlp.vocab.lex_attr_getters.get(IS_PUNCT, is_punct)
+        self._punct_memo: dict[str, bool] = {}
+
+    def _affix_len(self, s: str) -> int:
+        a = self._prefix(s) if self._prefix else None
+        b = self._suffix(s) if self._suffix else None
+        return (a.end() - a.start() if a else 0) + (b.end() - b.start() if b else 0)
+
+    def forget(self) -> None:
+        self._memo.clear()
+        self._punct_memo.clear()
+
+    # ------------------------------------------------------------------ one chunk
+    def chunk(self, chunk: str) -> tuple[str, ...]:
+        """The tokens spaCy makes of a chunk without whitespace (they concatenate back to the chunk)."""
+        tokens = self._memo.get(chunk)
+        if tokens is None:
+            tokens = self._split(chunk)
+            if len(self._memo) >= self.max_chunks:  # forget the older half: the rest stays warm
+                for key in list(islice(self._memo, self.max_chunks // 2)):
+                    del self._memo[key]
+            self._memo[chunk] = tokens
+        return tokens
+
+    def _split(self, chunk: str) -> tuple[str, ...]:
+        special = self._specials.get(chunk)
+        if special is not None:
+            return special
+        tokens = self._affixes(chunk, self._specials)
+        if len(tokens) > 1 and self._may_rematch(tokens):
+            return self._spacy(chunk)
+        return tuple(tokens)
+
+    def _affixes(self, s: str, specials: dict[str, tuple[str, ...]]) -> list[str]:
+        """spaCy's Tokenizer._split_affixes then _attach_tokens, step for step, on strings instead of lexemes."""
+        token_match = self._token_match
+        prefixes: list[str] = []
+        suffixes: list[str] = []
+        last = 0
+        while s and len(s) != last:
+            if token_match and token_match(s):
+                break
+            if s in specials:
+                break
+            last = len(s)
+            m = self._prefix(s) if self._prefix else None
+            pre = m.end() - m.start() if m else 0
+            if pre:
+                prefix, minus_pre = s[:pre], s[pre:]
+                if minus_pre and minus_pre in specials:
+                    s = minus_pre
+                    prefixes.append(prefix)
+                    break
+            m = self._suffix(s[pre:]) if self._suffix else None
+            suf = m.end() - m.start() if m else 0
+            if suf:
+                suffix, minus_suf = s[-suf:], s[:-suf]
+                if minus_suf and minus_suf in specials:
+                    s = minus_suf
+                    suffixes.append(suffix)
+                    break
+            if pre and suf and pre + suf <= len(s):
+                s = s[pre:-suf]
+                prefixes.append(prefix)
+                suffixes.append(suffix)
+            elif pre:
+                s = minus_pre
+                prefixes.append(prefix)
+            elif suf:
+                s = minus_suf
+                suffixes.append(suffix)
+        out = prefixes
+        if s:
+            special = specials.get(s)
+            if special is not None:
+                out.extend(special)
+            elif (token_match and token_match(s)) or (self._url_match and self._url_match(s)):
+                out.append(s)
+            else:
+                start = 0
+                for m in self._infix(s) if self._infix else ():
+                    a, b = m.start(), m.end()
+                    if a == 0:  # spaCy skips an infix at the very start of the remainder
+                        continue
+                    if a != start:
+                        out.append(s[start:a])
+                    if a != b:
+                        out.append(s[a:b])
+                    start = b
+                if s[start:]:
+                    out.append(s[start:])
+        out.extend(reversed(suffixes))
+        return out
+
+    def _may_rematch(self, tokens: list[str]) -> bool:
+        """True when spaCy's final pass would find a special case among these tokens that changes them."""
+        heads, patterns = self._pattern_heads, self._patterns
+        n = len(tokens)
+        for i, t in enumerate(tokens):
+            if t not in heads:
+                continue
+            for length in self._pattern_lengths:
+                if i + length > n:
+                    break
+                window = tuple(tokens[i : i + length])
+                special = patterns.get(window)
+                if special is not None and special != window:
+                    return True
+        return False
+
+    def _spacy(self, chunk: str) -> tuple[str, ...]:
+        with self.nlp.memory_zone():
+            return tuple(t.text for t in self.nlp.tokenizer(chunk))
+
+    # ------------------------------------------------------------------ whole texts
+    def words(self, text: str) -> list[str]:
+        """datatrove's word_tokenize: spaCy's tokens without the whitespace ones."""
+        chunks = text.split()
+        known = list(map(self._memo.get, chunks))  # lookups at C speed; most chunks were seen before
+        if None in known:
+            known = [tokens if tokens is not None else self.chunk(c) for c, tokens in zip(chunks, known)]
+        return list(chain.from_iterable(known))
+
+    def _tokens_with_offsets(self, text: str) -> list[tuple[int, str]]:
+        """Every token spaCy makes of a text, whitespace tokens included, with its character offset.
+
+        spaCy folds a single ' ' after a token into that token and keeps any other whitespace run as a token
+        (minus a leading ' ' when the run follows a token)."""
+        out: list[tuple[int, str]] = []
+        for m in _RUNS.finditer(text):
+            run, pos = m.group(), m.start()
+            if run[0].isspace():
+                if pos > 0 and run[0] == " ":
+                    run, pos = run[1:], pos + 1
+                if run:
+                    out.append((pos, run))
+                continue
+            for t in self.chunk(run):
+                out.append((pos, t))
+                pos += len(t)
+        return out
+
+    def sentence_spans(self, text: str) -> list[tuple[int, int]]:
+        """spaCy's rule-based Sentencizer (default punctuation) on this tokenizer: (start, end) of each sentence."""
+        if not text:
+            return []
+        if not self._punct_re.search(text, 0, len(text) - 1):
+            # a new sentence only starts after a sentence-final character: none before the last one, so one sentence,
+            # from the first token to the end of the last (a single trailing ' ' belongs to the last token)
+            end = len(text) - 1 if len(text) > 1 and text[-1] == " " and not text[-2].isspace() else len(text)
+            return [(0, end)]
+        tokens = self._tokens_with_offsets(text)
+        if not tokens:
+            return []
+        punct, is_punct_memo = self.punct_chars, self._punct_memo
+        starts = [0]
+        seen_period = False
+        for i, (_, t) in enumerate(tokens):
+            in_punct = t in punct
+            if seen_period and not in_punct:
+                p = is_punct_memo.get(t)
+                if p is None:
+                    if len(is_punct_memo) >= self.max_chunks:
+                        is_punct_memo.clear()
+                    p = is_punct_memo[t] = bool(self._is_punct(t))
+                if not p:
+                    starts.append(i)
+                    seen_period = False
+            elif in_punct:
+                seen_period = True
+        spans = []
+        for k, s in enumerate(starts):
+            last = (starts[k + 1] if k + 1 < len(starts) else len(tokens)) - 1
+            spans.append((tokens[s][0], tokens[last][0] + len(tokens[last][1])))
+        return spans
+
+
+def _plain_spacy(tok: WordTokenizer) -> Any | None:
+    """The spaCy pipeline behind a datatrove tokenizer when its tokenizer is spaCy's standard rule-based one."""
+    if isinstance(tok, WhitespaceTokenizer):
+        tok = tok._spacy_xx  # datatrove's fallback splits words with spaCy's multilingual rules
+    if not isinstance(tok, SpaCyTokenizer) or tok.language == "ja" or tok.config is not None:
+        return None
+    from spacy.tokenizer import Tokenizer
+
+    nlp = tok.tokenizer
+    return nlp if type(nlp.tokenizer) is Tokenizer else None
+
+
+class SharedWordTokenizer(WordTokenizer):
+    """One language's tokenizer for datatrove's filters: spaCy's words from `ChunkWords` where that applies, and a
+    memory of recent texts' words shared by all heuristic stages of a worker.
+
+    datatrove streams one document through all filters and its 5-entry LRU catches the repeats; Winnow runs a whole
+    batch through one stage before the next, so this memory holds about a batch's worth of texts (bounded by
+    characters) instead.
+    """
+
+    def __init__(self, language: str, inner: WordTokenizer, max_chars: int = 64_000_000):
+        super().__init__(language)
+        self.inner = inner
+        nlp = _plain_spacy(inner)
+        self.chunks = ChunkWords(nlp) if nlp is not None else None
+        # sentence splitting by spaCy rules only where datatrove itself uses spaCy's sentencizer for it
+        self._sentences = self.chunks is not None and isinstance(inner, SpaCyTokenizer)
+        self.max_chars = max_chars
+        self._words: OrderedDict[str, list[str]] = OrderedDict()
+        self._chars = 0
+
+    def forget(self) -> None:
+        """Drop every remembered text and chunk (as a fresh worker would start), keeping the loaded spaCy rules."""
+        self._words.clear()
+        self._chars = 0
+        if self.chunks is not None:
+            self.chunks.forget()
+
+    def word_tokenize(self, text: str) -> list[str]:
+        words = self._words.get(text)
+        if words is None:
+            words = self.chunks.words(text) if self.chunks is not None else self.inner.word_tokenize(text)
+            self._words[text] = words
+            self._chars += len(text)
+            while self._chars > self.max_chars and self._words:
+                old, _ = self._words.popitem(last=False)
+                self._chars -= len(old)
+        return words
+
+    def sent_tokenize(self, text: str) -> list[str]:
+        if self._sentences:
+            return [s for a, b in self.chunks.sentence_spans(text) if (s := text[a:b].strip())]
+        return self.inner.sent_tokenize(text)
+
+    def span_tokenize(self, text: str) -> list[tuple[int, int]]:
+        if self._sentences:
+            return self.chunks.sentence_spans(text)
+        return self.inner.span_tokenize(text)
+
+
+_TOKENIZERS: dict[str, SharedWordTokenizer] = {}
+
+
+def tokenizer_for(language: str) -> SharedWordTokenizer:
+    """datatrove's tokenizer for a language code; spaCy's multilingual one where that needs a missing package."""
+    if language not in _TOKENIZERS:
+        try:
+            inner = load_word_tokenizer(language)
+            inner.word_tokenize("probe text.")  # some load lazily and only fail here (zh wants jieba, ja sudachi)
+        except Exception:  # noqa: BLE001 - no tokenizer assigned or its package is not installed: never download, fall back
+            inner = WhitespaceTokenizer()
+        _TOKENIZERS[language] = SharedWordTokenizer(language, inner)
+    return _TOKENIZERS[language]
