@@ -1,7 +1,7 @@
 """Per-stage docs/s of Winnow's language, heuristic and URL stages against datatrove's filters called on the same docs,
 and the agreement of Winnow's heuristic stages with datatrove's filters, document by document.
 
-Run: python bench/filters.py [--docs 400] [--warm 400] [--agreement 1300]. One process; rates use the process's CPU
+Run: python bench/filter_speed.py [--docs 400] [--warm 400] [--agreement 1300]. One process; rates use the process's CPU
 time, so they are docs/s per core even on a busy machine. --warm N first feeds each stage N other documents, as a
 worker that has been running a while (the heuristic stages remember spaCy's split of every chunk they have seen).
 --agreement N compares keep/drop and reason of each heuristic stage with datatrove's own filter on N documents.
