@@ -36,15 +36,16 @@ def _file_size(path: str) -> int:
 
 
 def _dedup_signature_bytes(config: PipelineConfig) -> int | None:
-    """Bytes per document a fuzzy-dedup index holds, from the dedup stage's parameters."""
+    """Bytes per document the largest dedup index holds, from the dedup stages' parameters."""
+    sizes = []
     for spec in config.stages:
+        if "dedup" not in spec.name:
+            continue
         p = spec.params.model_dump()
         perms = p.get("num_perm") or ((p.get("bands") or 0) * (p.get("rows") or 0)) or None
-        if "dedup" in spec.name and perms:
-            return int(perms) * 8 + SIGNATURE_OVERHEAD_BYTES
-        if "dedup" in spec.name:
-            return 16 + SIGNATURE_OVERHEAD_BYTES  # exact dedup: one 128-bit hash per document
-    return None
+        # MinHash: one 64-bit value per permutation; exact/URL dedup: one 128-bit hash per document.
+        sizes.append((int(perms) * 8 if perms else 16) + SIGNATURE_OVERHEAD_BYTES)
+    return max(sizes) if sizes else None
 
 
 def estimate(config: PipelineConfig, sample_bytes: int = 50_000_000, cores: int = 2, prices: Prices | None = None) -> dict[str, Any]:
