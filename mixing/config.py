@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pipeline.config import ConfigError
+from pipeline.config import ConfigError, read_yaml_mapping
 
 
 class _Section(BaseModel):
@@ -139,17 +138,7 @@ def _format(exc: ValidationError) -> str:
 def load_mix_config(path: str | None = None, *, text: str | None = None, output: str | None = None,
                     overrides: dict[str, Any] | None = None) -> MixConfig:
     """Read and validate a mixing config; every mistake raises ConfigError naming the key."""
-    if text is None:
-        if path is None or not os.path.isfile(path):
-            raise ConfigError(f"config file {path!r} does not exist")
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"expected a mapping with keys {', '.join(MixConfig.model_fields)}")
+    raw = read_yaml_mapping(path, text, list(MixConfig.model_fields))
     for dotted, value in (overrides or {}).items():  # `--set swarm.num_mixtures=8`
         node = raw
         *parents, leaf = dotted.split(".")

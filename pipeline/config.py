@@ -106,6 +106,22 @@ def _format_validation(where: str, exc: ValidationError, model: type[BaseModel])
     return "\n".join(lines)
 
 
+def read_yaml_mapping(path: str | None, text: str | None, keys: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """The YAML mapping in a config file (or text), for every Winnow config: run, mix and export."""
+    if text is None:
+        if path is None or not os.path.isfile(path):
+            raise ConfigError(f"config file {path!r} does not exist")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    try:
+        raw = yaml.safe_load(text)  # safe_load: a config can never construct Python objects
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path or 'config'}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path or 'config'}: expected a mapping with keys {', '.join(keys)}")
+    return raw
+
+
 def parse_set(items: list[str]) -> dict[str, Any]:
     """`--set NAME=VALUE` pairs; VALUE is read as YAML, so numbers and booleans keep their type."""
     out = {}
@@ -181,17 +197,7 @@ def load_config(
     executor: str | None = None,
 ) -> PipelineConfig:
     """Read, substitute and validate a config. Every mistake raises ConfigError with a readable message."""
-    if text is None:
-        if path is None or not os.path.isfile(path):
-            raise ConfigError(f"config file {path!r} does not exist")
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    try:
-        raw = yaml.safe_load(text)  # safe_load: a config can never construct Python objects
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path or 'config'}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path or 'config'}: expected a mapping with keys {', '.join(TOP_LEVEL_KEYS)}")
+    raw = read_yaml_mapping(path, text, TOP_LEVEL_KEYS)
     unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))
     if unknown:
         raise ConfigError(f"unknown top-level key {unknown[0]!r}; allowed keys: {', '.join(TOP_LEVEL_KEYS)}")

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.config import ConfigError, _format_validation, _substitute, builtin_params
+from pipeline.config import ConfigError, _format_validation, _substitute, builtin_params, read_yaml_mapping
 
 
 class TokenizerConfig(BaseModel):
@@ -43,17 +43,7 @@ class ExportConfig(BaseModel):
 def load_export_config(
     path: str | None = None, *, text: str | None = None, output: str | None = None, overrides: dict | None = None
 ) -> ExportConfig:
-    if text is None:
-        if path is None or not os.path.isfile(path):
-            raise ConfigError(f"config file {path!r} does not exist")
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path or 'config'}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path or 'config'}: expected a mapping with keys {', '.join(ExportConfig.model_fields)}")
+    raw = read_yaml_mapping(path, text, list(ExportConfig.model_fields))
     params = dict(raw.get("params") or {})
     params.update(overrides or {})
     builtins = builtin_params(os.path.dirname(os.path.abspath(path)) if path else os.getcwd())
