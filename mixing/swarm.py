@@ -182,7 +182,10 @@ class SwarmRunner:
                 self.cache.put(run_key(rec["spec"]), rec, state)
                 done += 1
             if progress:
-                progress(f"trained {done}/{len(specs)} proxies ({time.perf_counter() - start:.0f}s)")
+                spent = time.perf_counter() - start
+                eta = spent / done * (len(specs) - done)
+                progress(f"trained {done}/{len(specs)} proxies ({spent:.0f}s, {done / spent * 3600:.0f} proxies/h, "
+                         f"ETA {eta:.0f}s)")
         self.trained += len(specs)
         self.train_seconds += time.perf_counter() - start
 

@@ -129,3 +129,17 @@ def test_ray_executor_gives_the_same_bytes(corpus, tmp_path, ray_session):
     result = run_pipeline(make_config(corpus, tmp_path / "ray", executor="ray"))
     assert result.balanced
     assert read_dir(tmp_path / "ray" / "documents") == read_dir(tmp_path / "local" / "documents")
+
+
+def test_outputs_read_with_pandas_and_hf_datasets(corpus, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    assert run_pipeline(make_config(corpus, out)).balanced
+    import pandas as pd
+
+    frame = pd.read_parquet(out / "documents")
+    assert len(frame) == json.loads((out / "stats.json").read_text())["documents"]
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    ds = datasets.load_dataset("parquet", data_files=str(out / "documents" / "*.parquet"), split="train",
+                               cache_dir=str(tmp_path / "hf"))
+    assert ds.num_rows == len(frame) and "text" in ds.column_names
