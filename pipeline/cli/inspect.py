@@ -20,8 +20,6 @@ def inspect(
     chars: int = typer.Option(300, "--chars", help="Characters of text to show per document."),
 ) -> None:
     """Show the funnel and sample documents: kept by default, dropped/failed with --stage/--reason."""
-    import pyarrow as pa
-
     from pipeline import storage, writers
     from pipeline.cli.common import funnel_table
 
@@ -59,4 +57,3 @@ def inspect(
                     console.print("  " + text[:chars].replace("\n", "\n  "), highlight=False, markup=False)
     if shown == 0:
         console.print(f"no {label} rows match" + (f" stage={stage}" if stage else "") + (f" reason={reason}" if reason else ""))
-    _ = pa
