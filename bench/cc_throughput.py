@@ -223,6 +223,21 @@ def _first_records(path: Path, n: int) -> Path:
     return out
 
 
+def _split_records(path: Path, n: int) -> tuple[Path, Path]:
+    """The first n records and the rest of a WARC, as two files (gzip members are independent)."""
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    with open(path, "rb") as f:
+        offsets = [r.stream_pos for _, r in zip(range(n + 1), ArchiveIterator(f, record_types=WarcRecordType.any_type))]
+    data = path.read_bytes()
+    cut = offsets[n] if len(offsets) > n else len(data)
+    head = Path(os.environ["DATATROVE_CACHE"]) / f"head{n}.warc.gz"
+    tail = Path(os.environ["DATATROVE_CACHE"]) / f"tail{n}.warc.gz"
+    head.write_bytes(data[:cut])
+    tail.write_bytes(data[cut:])
+    return head, tail
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--warc", type=Path, default=DATA / "cc" / "web_pages.warc.gz")
@@ -232,6 +247,9 @@ def main() -> None:
                     help="a different, multilingual WARC both pipelines process untimed first (steady state: models,"
                          " imports and per-language word splitters loaded, as for a worker's second file)")
     ap.add_argument("--cold", action="store_true", help="no warm-up: setup and imports counted in the timing")
+    ap.add_argument("--half-warm", action="store_true",
+                    help="warm up on the first half of the file's records and time the second half (both pipelines):"
+                         " a worker that has already seen some of the crawl's languages and words")
     ap.add_argument("--datatrove-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--warm-file", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -252,11 +270,18 @@ def main() -> None:
     print(f"  {'winnow WarcReader':20s} {size / wall / 1e6:7.1f} MB/s ({n} documents, payloads parsed) = "
           f"{dec[fastest] / wall:.2f} of {fastest}")
 
+    timed = args.warc
     warm = None if args.cold else args.warm_warc
+    if args.half_warm:
+        with open(args.warc, "rb") as f:
+            from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+            total = sum(1 for _ in ArchiveIterator(f, record_types=WarcRecordType.any_type))
+        warm, timed = _split_records(args.warc, total // 2)
     state = f"after an untimed warm-up on {warm.name}" if warm else "cold start, setup included"
     print(f"2. recipe throughput, same records, one process each ({state})")
-    tw, cw = winnow_recipe(args.warc, warm)
-    td, cd = datatrove_in_child(args.warc, warm)
+    tw, cw = winnow_recipe(timed, warm)
+    td, cd = datatrove_in_child(timed, warm)
     rw, rd = cw["records"] / tw.wall, cw["records"] / td.wall
     print(f"  winnow    {cw}: {tw.wall:.1f} s wall, {tw.cpu:.1f} s CPU → {rw:.1f} records/s wall, "
           f"{cw['records'] / tw.cpu:.1f} records/s/CPU-s")
