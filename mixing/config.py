@@ -60,10 +60,11 @@ class ProxySection(_Section):
     n_embd: int = Field(64, ge=8)
     seq_len: int = Field(64, ge=8)
     batch_size: int = Field(16, ge=1)
-    lr: float = Field(3e-3, gt=0)
+    lr: float = Field(1e-3, gt=0)
     warmup_steps: int = Field(20, ge=0)
     weight_decay: float = Field(0.1, ge=0)
     eval_tokens: int = Field(16384, gt=0)
+    interleave: Literal["even", "random"] = "even"  # even: each batch holds the mixture's proportions (less noise)
 
 
 class RegressionConfig(_Section):

@@ -31,12 +31,13 @@ class ProxyConfig:
     n_head: int = 4
     n_embd: int = 64
     batch_size: int = 16  # sequences per step, per model
-    lr: float = 3e-3  # tiny models like a large learning rate
+    lr: float = 1e-3  # higher rates train tiny models faster but make the final loss chaotic (see BENCHMARKS.md)
     min_lr_ratio: float = 0.1  # cosine decay ends at lr * min_lr_ratio
     warmup_steps: int = 20
     weight_decay: float = 0.1
     grad_clip: float = 1.0  # per model: one model's spike must not shrink another's step
     eval_tokens: int = 16384  # at most this many tokens of each target are scored
+    interleave: str = "even"  # domain order within a run: "even" (every batch holds the mixture) or "random"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

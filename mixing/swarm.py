@@ -63,13 +63,30 @@ def _rng(*parts: Any) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "big"))
 
 
+def interleave(counts: list[int], how: str, rng: np.random.Generator) -> np.ndarray:
+    """The domain of each sequence in training order, domain i appearing counts[i] times.
+
+    "even" spreads every domain evenly over the run (systematic sampling), so each batch holds the
+    mixture's proportions and two runs differ only by their mixtures, not by which domain happened to
+    come last: that noise would otherwise blur the mixture → loss signal the regression learns from.
+    "random" shuffles (the order differs per mixture).
+    """
+    if how == "random":
+        order = np.concatenate([np.full(n, i, dtype=np.int64) for i, n in enumerate(counts)])
+        rng.shuffle(order)
+        return order
+    # Domain i's j-th sequence sits at fraction (j + 0.5) / counts[i] of the run; sort all by that.
+    pos = np.concatenate([(np.arange(n) + 0.5) / n for n in counts if n])
+    dom = np.concatenate([np.full(n, i, dtype=np.int64) for i, n in enumerate(counts) if n])
+    return dom[np.argsort(pos, kind="stable")]
+
+
 def batch_fn(spec: dict, pools: dict[str, np.ndarray], batch_size: int, seq_len: int, steps: int) -> Callable[[int], np.ndarray]:
     """The run's batches: step i → (batch_size, seq_len + 1) int64 windows, deterministic in (spec, step)."""
     counts = allocate(spec["mixture"], steps * batch_size)
-    rng = _rng(spec["seed"], sorted(spec["mixture"].items()))
     names = sorted(counts)
-    order = np.concatenate([np.full(counts[d], i, dtype=np.int64) for i, d in enumerate(names)])
-    rng.shuffle(order)
+    order = interleave([counts[d] for d in names], spec.get("proxy", {}).get("interleave", "even"),
+                       _rng(spec["seed"], sorted(spec["mixture"].items())))
     # Position of each sequence within its domain's stream of windows.
     rank = np.zeros(len(order), dtype=np.int64)
     for i in range(len(names)):

@@ -24,8 +24,11 @@ def test_batches_follow_the_mixture_and_are_deterministic():
     assert rows_b == 40  # exactly 25% of 160 sequences
     again = batch_fn(spec, pools, 8, 16, 20)
     assert np.array_equal(again(5), batches[5])
+    # Another seed reads the windows in another order.
+    pools = {"a": np.arange(10_000, dtype=np.uint16) % 7 * 2, "b": np.arange(500, dtype=np.uint16) % 5 * 2 + 1}
+    first = batch_fn(spec, pools, 8, 16, 20)
     other = batch_fn({**spec, "seed": 4}, pools, 8, 16, 20)
-    assert not np.array_equal(np.stack([other(i) for i in range(20)]), batches)
+    assert not np.array_equal(np.stack([other(i) for i in range(20)]), np.stack([first(i) for i in range(20)]))
 
 
 def test_each_epoch_reads_every_window_once():
@@ -36,3 +39,27 @@ def test_each_epoch_reads_every_window_once():
     assert sorted(starts[:10]) == list(range(0, 160, 16))
     assert sorted(starts[10:]) == list(range(0, 160, 16))
     assert epochs_used(spec, {"a": len(pool)}, 5, 16, 4) == {"a": pytest.approx(2.0)}
+
+
+def test_even_interleave_gives_every_batch_the_mixture():
+    pools = {"a": np.zeros(10_000, dtype=np.uint16), "b": np.ones(5_000, dtype=np.uint16)}
+    spec = {"mixture": {"a": 0.75, "b": 0.25}, "seed": 3, "proxy": {"interleave": "even"}}
+    fn = batch_fn(spec, pools, batch_size=8, seq_len=16, steps=20)
+    per_batch = [(fn(i)[:, 0] == 1).sum() for i in range(20)]
+    assert per_batch == [2] * 20  # 25 % of every batch, not just of the run
+
+
+def test_random_interleave_varies_batch_composition():
+    pools = {"a": np.zeros(10_000, dtype=np.uint16), "b": np.ones(5_000, dtype=np.uint16)}
+    spec = {"mixture": {"a": 0.75, "b": 0.25}, "seed": 3, "proxy": {"interleave": "random"}}
+    fn = batch_fn(spec, pools, batch_size=8, seq_len=16, steps=20)
+    per_batch = [(fn(i)[:, 0] == 1).sum() for i in range(20)]
+    assert sum(per_batch) == 40 and len(set(per_batch)) > 1
+
+
+@pytest.mark.parametrize("counts", [[3, 0, 7], [1, 1], [50, 13, 1]])
+def test_interleave_keeps_exact_counts(counts):
+    from mixing.swarm import interleave
+
+    order = interleave(counts, "even", np.random.default_rng(0))
+    assert np.bincount(order, minlength=len(counts)).tolist() == counts
