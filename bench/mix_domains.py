@@ -91,7 +91,7 @@ def main() -> None:
     for name in ("optimized", "natural", "uniform"):
         print(f"  {name:<10} loss {v[name]['mean']:.4f} ± {v[name]['std']:.4f}  (per seed {[round(x, 4) for x in v[name]['objective']]})")
     print(f"optimized / best baseline ({best}) loss ratio: {v['optimized']['mean'] / v[best]['mean']:.4f}; "
-          f"margin {r['verdict']['margin']:.4f} vs 2·SE {r['verdict']['noise']:.4f}")
+          f"margin {r['verdict']['margin']:.4f} vs noise {r['verdict']['noise']:.4f} ({r['verdict']['test']})")
     print(f"proxies/hour on CPU ({args.executor}, 2 cores, 1 thread/proxy): {r['swarm']['proxies_per_hour']:.0f}")
     one, packed = pack_throughput(1), pack_throughput(4)
     print(f"packed path on CPU, 1 thread: {one:,.0f} tok/s/proxy alone vs {packed:,.0f} packed ×4 "
