@@ -23,7 +23,7 @@ _MEMORY_WORDS = ("out of memory", "malloc (", "realloc (", "calloc (", "cannot a
 class ExtractOptions:
     """What the child needs to know to read a PDF; travels to the child as JSON."""
 
-    dpi: int = 150
+    dpi: int | None = None  # None: the engine's own (tesseract 300, others 150)
     detect_rotation: bool = True
     remove_headers: bool = True
     max_pages: int = 2000

@@ -45,6 +45,7 @@ class OcrEngine:
     """Reads one page as rendered (its /Rotate applied). Built once per child process; models load once."""
 
     name: ClassVar[str] = ""
+    default_dpi: ClassVar[int] = 150  # render resolution when the stage does not set ocr_dpi
 
     def read(self, page: pymupdf.Page, dpi: int) -> str:
         raise NotImplementedError
@@ -101,6 +102,8 @@ class TesseractEngine(OcrEngine):
     """Tesseract inside MuPDF (pymupdf's OCR text page): needs only the language data (tesseract-ocr-<lang>)."""
 
     name = "tesseract"
+    # Tesseract is tuned for 300 dpi scans: on the two-column `linn` page its CER is 5.5 % at 150 dpi, 1.9 % at 300.
+    default_dpi = 300
 
     def __init__(self, language: str = "eng", tessdata: str | None = None):
         self.tessdata = tesseract_data(language, tessdata)
@@ -286,9 +289,12 @@ def looks_upright(text: str) -> bool:
     return words >= 3 and words >= 0.4 * len(tokens)
 
 
-def read_page(engine: OcrEngine, page: pymupdf.Page, dpi: int, detect_rotation: bool = True) -> tuple[str, int]:
-    """OCR one page; when the result does not read like text, try the page turned 90, 270 and 180 degrees
-    and keep the reading with the most words. Returns (text, degrees applied on top of the page's /Rotate)."""
+def read_page(engine: OcrEngine, page: pymupdf.Page, dpi: int | None = None,
+              detect_rotation: bool = True) -> tuple[str, int]:
+    """OCR one page (at `dpi`, or the engine's own resolution); when the result does not read like text, try the
+    page turned 90, 270 and 180 degrees and keep the reading with the most words.
+    Returns (text, degrees applied on top of the page's /Rotate)."""
+    dpi = dpi or engine.default_dpi
     text = engine.read(page, dpi)
     if not detect_rotation or looks_upright(text):
         return text, 0

@@ -21,7 +21,7 @@ TRUNCATION_TAIL = 8192  # %%EOF must appear this close to the end of a complete 
 
 class PdfExtractParams(StageParams):
     engine: Literal["auto", "rapidocr", "tesseract", "vlm", "none"] = "auto"  # auto: vlm > tesseract > rapidocr
-    ocr_dpi: int = Field(150, ge=36, le=600)
+    ocr_dpi: int | None = Field(None, ge=36, le=600)  # None: the engine's own (tesseract 300, rapidocr and vlm 150)
     ocr_language: str = "eng"  # tesseract language(s), e.g. "eng+fra"
     detect_rotation: bool = True  # retry OCR at 90/270/180 degrees when a page does not read as text
     remove_headers: bool = True  # drop running headers, footers and page numbers
