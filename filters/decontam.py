@@ -271,7 +271,7 @@ class DecontaminateStage(Stage):
     """Compares every document's n-grams with the benchmark index; counts hits per benchmark in the funnel."""
 
     Params = DecontaminateParams
-    adds_columns = (COL_MATCHES, COL_BENCHMARKS)
+    adds_columns = {COL_MATCHES: pa.int32(), COL_BENCHMARKS: pa.string()}
     reasons = (REASON_CONTAMINATED, REASON_MASKED_EMPTY)
 
     def setup(self) -> None:

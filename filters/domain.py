@@ -32,7 +32,7 @@ class DomainTagStage(Stage):
     """Annotate-only: sets the `domain` column. Never drops."""
 
     Params = DomainTagParams
-    adds_columns = (schema.DOMAIN,)
+    adds_columns = {schema.DOMAIN: pa.string()}
 
     def _domain_for(self, url: str | None, source: str | None) -> str | None:
         host = (urlsplit(url).hostname or "") if url else ""

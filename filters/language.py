@@ -118,7 +118,9 @@ class LanguageStage(Stage):
 
     Params = LanguageParams
     resources = Resources(cpus=1)
-    adds_columns: ClassVar[tuple[str, ...]] = (schema.LANGUAGE, schema.LANGUAGE_SCORE)
+    adds_columns: ClassVar[dict[str, pa.DataType]] = {
+        schema.LANGUAGE: pa.string(), schema.LANGUAGE_SCORE: pa.float64(),
+    }
     reasons: ClassVar[tuple[str, ...]] = ("language_empty_text", "language_not_allowed", "language_low_score")
 
     def setup(self) -> None:

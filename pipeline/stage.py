@@ -100,8 +100,8 @@ class Stage:
     name: ClassVar[str] = ""
     Params: ClassVar[type[StageParams]] = StageParams
     resources: ClassVar[Resources] = Resources()
-    # Columns the stage adds, for the README's table and for readers of the output.
-    adds_columns: ClassVar[tuple[str, ...]] = ()
+    # Columns the stage adds, with their types (see output_columns).
+    adds_columns: ClassVar[dict[str, pa.DataType]] = {}
     # Drop reasons the stage can emit (documentation and tests; the runner counts whatever it gets).
     reasons: ClassVar[tuple[str, ...]] = ()
 
@@ -109,6 +109,11 @@ class Stage:
         self.params = params if params is not None else self.Params(**kwargs)
         self._ready = False
 
+
+    def output_columns(self) -> dict[str, pa.DataType]:
+        """The columns this stage adds (as configured) and their types. Rows outside the stage's domains
+        (only_domains / skip_domains) get them as nulls, so later stages and the output see one schema."""
+        return dict(self.adds_columns)
     def setup(self) -> None:
         """Load models and build indexes. Called once per worker before the first batch."""
 
@@ -193,7 +198,8 @@ class DocumentAnnotator(Stage):
         raise NotImplementedError
 
     def process(self, batch: pa.Table) -> Outcome:
-        values: dict[str, list] = {c: [] for c in self.adds_columns}
+        types = self.output_columns()
+        values: dict[str, list] = {c: [] for c in types}
         errors: list[str | None] = []
         details: list[str | None] = []
         for doc in iter_rows(batch):
@@ -205,11 +211,11 @@ class DocumentAnnotator(Stage):
                 new = {}
                 errors.append(error_code(self.name, exc))
                 details.append(error_detail(exc))
-            for c in self.adds_columns:
+            for c in types:
                 values[c].append(new.get(c))
         out = batch
-        for c in self.adds_columns:
-            out = set_column(out, c, pa.array(values[c]))
+        for c, t in types.items():
+            out = set_column(out, c, pa.array(values[c], t))
         return Outcome.from_decisions(out, [None] * batch.num_rows, errors, details)
 
 

@@ -213,8 +213,14 @@ def _error_rows(failed: pa.Table, stage: str) -> pa.Table:
     )
 
 
-def _rejoin(kept: pa.Table, bypass: pa.Table) -> pa.Table:
-    """Put bypassing rows back beside the stage's kept rows; columns the stage added are null for them."""
+def _rejoin(kept: pa.Table, bypass: pa.Table, declared: dict[str, pa.DataType]) -> pa.Table:
+    """Put bypassing rows back beside the stage's kept rows; columns the stage added are null for them.
+
+    Declared columns are added even when no row went through the stage (a batch of one domain only), so
+    the next stage finds them whatever the batch held."""
+    for name, typ in declared.items():
+        if name not in kept.column_names:
+            kept = kept.append_column(name, pa.nulls(kept.num_rows, typ))
     for name in kept.column_names:
         if name not in bypass.column_names:
             bypass = bypass.append_column(name, pa.nulls(bypass.num_rows, kept.schema.field(name).type))
@@ -275,7 +281,7 @@ def run_unit(config_dict: dict[str, Any], segment: Segment, unit: Unit, last_seg
                 failed = failed.append_column(DETAIL_COLUMN, pa.array([error_detail(exc)] * inside.num_rows))
                 outcome = Outcome(kept=inside.slice(0, 0), failed=failed)
             if bypass is not None:  # rows outside the stage's domains pass through unchanged
-                outcome.kept = _rejoin(outcome.kept, bypass)
+                outcome.kept = _rejoin(outcome.kept, bypass, stage.output_columns())
             counts[name].add_outcome(batch, outcome, time.perf_counter() - t0, in_bytes)
             if outcome.dropped is not None and outcome.dropped.num_rows:
                 rejected_writer.write(_rejected_rows(outcome.dropped, name, keep_text, sampled))

@@ -168,7 +168,7 @@ class ExactDedupStage(KeyDedupStage):
     """Exact duplicates of the normalised text (NFKC, case-folded, whitespace collapsed); empty texts dropped."""
 
     kind = "text"
-    adds_columns = ("exact_dedup_copies",)
+    adds_columns = {"exact_dedup_copies": pa.int64()}
     reasons = ("exact_dedup_duplicate", "exact_dedup_empty")
 
 
@@ -177,5 +177,5 @@ class UrlDedupStage(KeyDedupStage):
     """Documents of the same URL (scheme, host case, fragment, trailing slash ignored); no URL: kept, counted."""
 
     kind = "url"
-    adds_columns = ("url_dedup_copies",)
+    adds_columns = {"url_dedup_copies": pa.int64()}
     reasons = ("url_dedup_duplicate",)

@@ -209,7 +209,7 @@ class MinhashDedupStage(GlobalStage):
     """Near-duplicate removal by MinHash-LSH; clusters are connected components of verified similar pairs."""
 
     Params = MinhashDedupParams
-    adds_columns = (DUP_CLUSTER,)
+    adds_columns = {DUP_CLUSTER: pa.string()}
     reasons = ("minhash_dedup_duplicate", "minhash_dedup_too_short")
 
     def __init__(self, params=None, **kwargs):

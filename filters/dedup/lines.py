@@ -89,7 +89,7 @@ class LineDedupStage(GlobalStage):
     """Removes lines (or paragraphs) repeated across at least `min_docs` documents; empty results are dropped."""
 
     Params = LineDedupParams
-    adds_columns = ("line_dedup_lines_removed",)
+    adds_columns = {"line_dedup_lines_removed": pa.int64()}
     reasons = ("line_dedup_empty",)
 
     def __init__(self, params=None, **kwargs):

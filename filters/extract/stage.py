@@ -30,7 +30,7 @@ class ExtractStage(Stage):
     Params = ExtractParams
     reasons = ("extract_empty", "extract_too_large")
     errors = ("extract_timeout", "extract_crash", "extract_error")
-    adds_columns = ()  # fills `text`; metadata gains extractor, charset
+    # Adds no columns: fills `text`; metadata gains extractor, charset.
 
     def setup(self) -> None:
         self._isolated = IsolatedExtractor(self.params.timeout_s) if self.params.isolate else None

@@ -45,7 +45,6 @@ class QualityScoreStage(Stage):
 
     Params = QualityScoreParams
     resources = Resources(cpus=1)
-    adds_columns = ("score_<scorer>",)
     params: QualityScoreParams
 
     def setup(self) -> None:
@@ -62,6 +61,9 @@ class QualityScoreStage(Stage):
     @property
     def column(self) -> str:
         return f"score_{self.params.scorer}"
+
+    def output_columns(self) -> dict[str, pa.DataType]:
+        return {self.column: pa.float64()}
 
     def process(self, batch: pa.Table) -> Outcome:
         self.ensure_setup()

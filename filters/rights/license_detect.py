@@ -116,7 +116,7 @@ class LicenseDetectStage(Stage):
     """Annotates `license` and `license_evidence` from the row's HTML (`raw`) or PDF rights metadata."""
 
     Params = LicenseDetectParams
-    adds_columns = (schema.LICENSE, schema.LICENSE_EVIDENCE)
+    adds_columns = {schema.LICENSE: pa.string(), schema.LICENSE_EVIDENCE: pa.string()}
 
     def detect(
         self, raw: bytes | None, content_type: str | None, metadata: str | None, existing: str | None

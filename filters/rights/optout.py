@@ -79,7 +79,7 @@ class OptoutStage(Stage):
     """Annotates `optout`, `optout_signals` and `optout_evidence`; the rights_policy stage decides."""
 
     Params = OptoutParams
-    adds_columns = (names.OPTOUT_COLUMN, names.OPTOUT_SIGNALS, names.OPTOUT_EVIDENCE)
+    adds_columns = {names.OPTOUT_COLUMN: pa.bool_(), names.OPTOUT_SIGNALS: pa.string(), names.OPTOUT_EVIDENCE: pa.string()}
 
     def setup(self) -> None:
         self.sources = RightsSources(self.params.robots, self.params.robots_max_bytes)

@@ -35,7 +35,7 @@ class RightsPolicyStage(Stage):
     """Decides on what license_detect and optout tagged; kept rows get `rights_policy_status`."""
 
     Params = RightsPolicyParams
-    adds_columns = (names.RIGHTS_POLICY_STATUS,)
+    adds_columns = {names.RIGHTS_POLICY_STATUS: pa.string()}
     reasons = (*names.POLICY_OPTOUT.values(), names.POLICY_LICENSE_NOT_ALLOWED, names.POLICY_LICENSE_UNKNOWN)
 
     def allowed(self, license_id: str) -> bool:

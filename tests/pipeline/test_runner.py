@@ -143,3 +143,27 @@ def test_outputs_read_with_pandas_and_hf_datasets(corpus, tmp_path, monkeypatch)
     ds = datasets.load_dataset("parquet", data_files=str(out / "documents" / "*.parquet"), split="train",
                                cache_dir=str(tmp_path / "hf"))
     assert ds.num_rows == len(frame) and "text" in ds.column_names
+
+
+def test_scoped_stage_adds_its_columns_even_when_every_row_bypasses_it(tmp_path):
+    # Two files, one unit each: one holds only code, so the optout stage sees none of its rows.
+    (tmp_path / "code.jsonl").write_text(json.dumps({"id": "c1", "text": "def f(x):\n    return x + 1\n",
+                                                     "domain": "code"}) + "\n")
+    (tmp_path / "web.jsonl").write_text(json.dumps({"id": "w1", "text": "The river runs through the old town "
+                                                    "and the bridges are busy every morning.", "domain": "web"}) + "\n")
+    cfg = load_config(text=f"""
+inputs: ['{tmp_path}/code.jsonl', '{tmp_path}/web.jsonl']
+output: {tmp_path / 'out'}
+engine: {{executor: local}}
+stages:
+  - {{name: optout, skip_domains: [code]}}
+  - {{name: test_needs_column, column: optout_signals}}
+""")
+    result = run_pipeline(cfg)
+    assert result.balanced and result.stats["errors"] == 0, result.stats
+    table = pq.read_table(tmp_path / "out" / "documents")
+    rows = {r["text"][:3]: r for r in table.to_pylist()}
+    assert rows["def"]["optout"] is None and rows["The"]["optout"] is False
+    assert str(table.schema.field("optout").type) == "bool"
+    for part in (tmp_path / "out" / "documents").glob("*.parquet"):  # every part has the columns, not just some
+        assert {"optout", "optout_signals", "optout_evidence"} <= set(pq.read_schema(part).names)

@@ -25,6 +25,10 @@ class KeepFirstParams(StageParams):
     pass
 
 
+class NeedsColumnParams(StageParams):
+    column: str = "language"
+
+
 if "test_min_chars" not in STAGES:
 
     @register_stage("test_min_chars")
@@ -39,6 +43,16 @@ if "test_min_chars" not in STAGES:
 
         def filter(self, doc):
             return True if len(doc["text"] or "") >= self.params.min_chars else "test_min_chars_short"
+
+    @register_stage("test_needs_column")
+    class NeedsColumn(DocumentFilter):
+        """Reads a column an earlier stage added: a row without it fails (KeyError), as a real consumer would."""
+
+        Params = NeedsColumnParams
+
+        def filter(self, doc):
+            doc[self.params.column]
+            return True
 
     @register_stage("test_boom")
     class BoomFilter(DocumentFilter):
