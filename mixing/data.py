@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,24 +80,37 @@ def _scan(files: list[str], fraction: float) -> tuple[dict, dict, dict]:
 
 
 def _tokenizer(cfg: MixConfig, files: list[str], exclude: set[str], cache_dir: str) -> Tokenizer:
+    """The configured tokenizer, or the one this cache trained: one per vocabulary size, kept when documents change.
+
+    Pools, and so cached proxy runs, are only comparable under one tokenizer. Retraining whenever the corpus
+    changed (a domain added, a rerun of `winnow run`) would invalidate every cached run, so the first BPE trained
+    in a cache stays; a byte-level BPE encodes any new text, only less compactly. Delete the cache's
+    `tokenizer-v<size>` directory (or set `tokenizer:`) to train afresh.
+    """
     if cfg.tokenizer:
         return Tokenizer.load(cfg.tokenizer)
-    key = hashlib.sha256(f"{inputs_hash(files)}|{cfg.vocab_size}|{cfg.heldout_fraction}".encode()).hexdigest()[:16]
-    out = os.path.join(cache_dir, f"tokenizer-{key}")
-    if not os.path.isfile(os.path.join(out, "tokenizer.json")):
-        # A quota per domain, so a large domain does not crowd the others out of the vocabulary.
-        texts: list[str] = []
-        sizes: dict[str, int] = {}
-        quota = TOKENIZER_SAMPLE_BYTES // max(1, len(cfg.domains or [])) if cfg.domains else TOKENIZER_SAMPLE_BYTES // 8
-        for path in files:
-            for batch in document_batches(path, 512, DEFAULT_DOMAIN):
-                for doc_id, text, dom in zip(batch["id"], batch["text"], batch["domain"]):
-                    if text and doc_id not in exclude and sizes.get(dom, 0) < quota:
-                        texts.append(text)
-                        sizes[dom] = sizes.get(dom, 0) + len(text)
-        size = sum(sizes.values())
-        log.info("training a %d-token BPE on %.1f MB of training text", cfg.vocab_size, size / 1e6)
-        train_tokenizer(texts, cfg.vocab_size, out)
+    out = os.path.join(cache_dir, f"tokenizer-v{cfg.vocab_size}")
+    if os.path.isfile(os.path.join(out, "tokenizer.json")):
+        return Tokenizer.load(out)
+    # A quota per domain, so a large domain does not crowd the others out of the vocabulary.
+    texts: list[str] = []
+    sizes: dict[str, int] = {}
+    quota = TOKENIZER_SAMPLE_BYTES // max(1, len(cfg.domains or [])) if cfg.domains else TOKENIZER_SAMPLE_BYTES // 8
+    for path in files:
+        for batch in document_batches(path, 512, DEFAULT_DOMAIN):
+            for doc_id, text, dom in zip(batch["id"], batch["text"], batch["domain"]):
+                if text and doc_id not in exclude and sizes.get(dom, 0) < quota:
+                    texts.append(text)
+                    sizes[dom] = sizes.get(dom, 0) + len(text)
+    log.info("training a %d-token BPE on %.1f MB of training text", cfg.vocab_size, sum(sizes.values()) / 1e6)
+    tmp = f"{out}.tmp-{os.getpid()}"
+    train_tokenizer(texts, cfg.vocab_size, tmp)
+    with open(os.path.join(tmp, "trained_on.json"), "w", encoding="utf-8") as f:
+        json.dump({"inputs": inputs_hash(files), "domains": {d: sizes[d] for d in sorted(sizes)}}, f)
+    try:
+        os.replace(tmp, out)  # atomic: a half-written tokenizer is never picked up by a later run
+    except OSError:  # another mix sharing this cache got there first: use theirs
+        shutil.rmtree(tmp, ignore_errors=True)
     return Tokenizer.load(out)
 
 

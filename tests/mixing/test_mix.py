@@ -57,18 +57,17 @@ def test_rerun_trains_nothing_and_new_target_is_scored_from_saved_weights(first_
     assert set(third["validation_detail"]["natural"]["targets"]) == {"web", "code"}
 
 
-def test_added_domain_reuses_earlier_runs(shared_data, tiny_run, tmp_path):
+def test_added_domain_reuses_earlier_runs(shared_data, tmp_path):
     from tests.mixing.conftest import write_run_dir
 
-    # A fixed tokenizer (trained once) is what lets pools, and so runs, survive a change of corpus.
-    small = MixConfig(**tiny_config(tiny_run, tmp_path / "a", cache_dir=str(tmp_path / "cache"),
-                                    domains=["web", "wiki"], validation={"enabled": False}))
-    first = run_mix(small)
-    tok = first["tokenizer"]["path"]
+    # The first corpus has web and wiki only; the second adds code. The cache keeps the tokenizer it trained
+    # first, so the web and wiki pools (and the runs drawing on them) stay valid.
+    small = write_run_dir(shared_data / "domains", tmp_path / "run1", ["wiki", "web"], 40, 1500)
     bigger = write_run_dir(shared_data / "domains", tmp_path / "run2", ["wiki", "code", "web"], 40, 1500)
-    base = {"cache_dir": str(tmp_path / "cache"), "tokenizer": tok, "validation": {"enabled": False}}
-    run_mix(MixConfig(**tiny_config(tiny_run, tmp_path / "b", domains=["web", "wiki"], **base)))
+    base = {"cache_dir": str(tmp_path / "cache"), "validation": {"enabled": False}}
+    first = run_mix(MixConfig(**tiny_config(small, tmp_path / "a", **base)))
     grown = run_mix(MixConfig(**tiny_config(bigger, tmp_path / "c", **base)))
+    assert grown["tokenizer"]["path"] == first["tokenizer"]["path"]
     assert grown["swarm"]["reused_from_other_configs"] == 2  # half the swarm of 5, rounded down
     assert grown["swarm"]["trained"] == 3
 
