@@ -3,7 +3,7 @@
 The peers measured in the same run are the baselines every mixing paper compares against (the natural
 token distribution and the uniform mixture), trained on the same token budget with the same seeds; and,
 for throughput, proxies trained one per Ray task (the CPU path) versus packed into one process (the GPU path,
-here on CPU). Prints ratios; see docs/bench/mixing.md for figures.
+here on CPU). Prints ratios; figures in BENCHMARKS.md.
 
     python bench/mix_domains.py [--mixtures 28] [--tokens 150000] [--out /tmp/winnow-bench-mix]
 """

@@ -28,7 +28,7 @@ from filters.rights.license_detect import LicenseDetectStage
 from filters.rights.robots import RobotsTxt
 from pipeline import schema
 
-# Gold after looking at every disagreement by eye (docs/bench/rights.md says why for each page).
+# Gold after looking at every disagreement by eye (BENCHMARKS.md says why for each page).
 JUDGED = {
     "cc_rel_license/nalas-loewenseiten.info.m.html": None,
     "cc_link_no_rel/villacc.de.galaxy.html": None,

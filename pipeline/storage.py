@@ -1,25 +1,20 @@
-"""One way to open, list and write paths: local, s3:// (pyarrow's S3 client) and https:// (urllib, with retries)."""
+"""One way to open, list and write paths: local, s3:// (pyarrow's S3 client) and https:// (ranged reads, retried)."""
 
 from __future__ import annotations
 
 import fnmatch
 import glob
 import gzip
-import http.client
 import io
 import os
 import posixpath
 import re
-import time
-import urllib.error
-import urllib.request
 import uuid
 from typing import BinaryIO
 
 import pyarrow.fs as pafs
 
 REMOTE_SCHEMES = ("s3://", "gs://", "https://", "http://")
-RETRYABLE_HTTP = {429, 500, 502, 503, 504}
 
 
 class InputError(ValueError):
@@ -118,28 +113,12 @@ def expand(patterns: list[str]) -> list[str]:
     return [f for f in files if not (f in seen or seen.add(f))]
 
 
-def _http_get(url: str, attempts: int = 5, timeout: float = 60.0) -> bytes:
-    """GET with bounded retries and exponential backoff on throttling (429/503) and timeouts."""
-    delay = 1.0
-    for attempt in range(1, attempts + 1):
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - user-given URL
-                return resp.read()
-        except urllib.error.HTTPError as exc:
-            if exc.code not in RETRYABLE_HTTP or attempt == attempts:
-                raise
-        except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.IncompleteRead):
-            if attempt == attempts:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 30.0)
-    raise AssertionError("unreachable")
-
-
 def open_input(path: str) -> BinaryIO:
     """Open a file for binary reading, wherever it lives. Decompression is the reader's choice."""
     if path.startswith(("http://", "https://")):
-        return io.BytesIO(_http_get(path))
+        from pipeline.http_file import open_url
+
+        return open_url(path)
     if is_remote(path):
         fs, inner = filesystem(path)
         return fs.open_input_stream(inner)

@@ -135,7 +135,7 @@ def test_wikipedia_licence_points_to_its_own_terms_page(shared_data):
     assert (lid, ev["method"]) == ("cc-by-sa-4.0", "rel_license_named")
 
 
-# Pages where the regex labels are wrong, checked by eye (see docs/bench/rights.md): licences of embedded
+# Pages where the regex labels are wrong, checked by eye (see BENCHMARKS.md, "Licence detection"): licences of embedded
 # images or map tiles, not of the page; and one page whose meta DC.rights names BY-SA beside a BY text link.
 JUDGED = {
     "cc_rel_license/nalas-loewenseiten.info.m.html": None,

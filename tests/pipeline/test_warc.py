@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import schema, storage
+from pipeline import http_file, schema
 from pipeline.commoncrawl import CrawlSource, select_paths
 from pipeline.readers.warc import WarcReader, WatReader, WetReader
 from pipeline.stage import ERROR_COLUMN, REASON_COLUMN
@@ -157,7 +157,7 @@ class _Server:
 
 
 def test_remote_read_retries_on_503(shared_data, tmp_path, monkeypatch):
-    monkeypatch.setattr(storage.time, "sleep", lambda s: None)
+    monkeypatch.setattr(http_file.time, "sleep", lambda s: None)
     (tmp_path / "w.warc.gz").write_bytes((shared_data / "cc/whirlwind/whirlwind.warc.gz").read_bytes())
     server = _Server(tmp_path, fail_first=2)
     try:
@@ -183,7 +183,7 @@ def test_crawl_source_end_to_end(shared_data, tmp_path, monkeypatch):
     from pipeline.config import load_config
     from pipeline.runner import run_pipeline
 
-    monkeypatch.setattr(storage.time, "sleep", lambda s: None)
+    monkeypatch.setattr(http_file.time, "sleep", lambda s: None)
     site = tmp_path / "site"
     seg = site / "crawl-data/CC-MAIN-2024-22/segments/1715971057216.39/wet"
     seg.mkdir(parents=True)
