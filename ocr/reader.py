@@ -21,6 +21,7 @@ class PdfReaderParams(ReaderParams):
 class PdfReader(Reader):
     extensions = (".pdf",)
     Params = PdfReaderParams
+    files_per_unit = 64
 
     def read(self, path: str) -> Iterator[Outcome]:
         out = BatchBuilder(self.params.batch_size)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.registry import READERS, STAGES
 from pipeline.stage import Stage, StageParams
@@ -34,6 +34,7 @@ class EngineConfig(BaseModel):
     batch_size: int = 1000  # rows per batch through the stages
     keep_rejected_text: bool = False  # store dropped documents' text in rejected/
     memory_budget_mb: int = 2048  # for global stages that can spill (dedup)
+    files_per_unit: int | None = Field(None, ge=1)  # input files per unit; default: the reader's (1, PDFs 64)
 
 
 @dataclass
@@ -87,6 +88,8 @@ class PipelineConfig:
         engine = d.pop("engine")
         d["batch_size"] = engine["batch_size"]
         d["keep_rejected_text"] = engine["keep_rejected_text"]
+        if engine.get("files_per_unit"):  # which files share a unit decides the unit keys a resume relies on
+            d["files_per_unit"] = engine["files_per_unit"]
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

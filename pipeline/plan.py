@@ -52,7 +52,7 @@ def estimate(config: PipelineConfig, sample_bytes: int = 50_000_000, cores: int 
     """Run the pipeline on a sample of the inputs and scale its rates to the whole input."""
     prices = prices or Prices()
     units = plan_units(config)
-    sizes = {u.path: _file_size(u.path) for u in units}
+    sizes = {p: _file_size(p) for u in units for p in u.paths}
     total_bytes = sum(sizes.values())
     chosen, acc = [], 0
     for path in sorted(sizes, key=lambda p: (sizes[p], p)):

@@ -14,7 +14,7 @@ from pipeline.config import PipelineConfig
 from pipeline.corpus import Corpus
 from pipeline.executors import make_executor
 from pipeline.readers.base import READ_STAGE, detect_format
-from pipeline.registry import STAGES
+from pipeline.registry import READERS, STAGES
 from pipeline.stage import GlobalStage
 from pipeline.units import Layout, Segment, Unit, plan_segments, run_unit
 
@@ -37,7 +37,8 @@ class RunResult:
 
 
 def plan_units(config: PipelineConfig) -> list[Unit]:
-    """One unit per input file, numbered in a stable order (config order, then sorted within each glob)."""
+    """Units of work in a stable order (config order, then sorted within each glob): one per file, or groups of
+    consecutive small files of one format (`engine.files_per_unit`, else the reader's `files_per_unit`)."""
     units: list[Unit] = []
     seen: set[str] = set()
     for spec in config.inputs:
@@ -51,17 +52,25 @@ def plan_units(config: PipelineConfig) -> list[Unit]:
                 raise storage.InputError(f"{source.listing_url}: {exc}") from None
         else:
             paths = storage.expand([spec.path])
+        options = tuple(sorted(spec.options.items()))
+        group: list[str] = []
+        group_fmt = ""
         for path in paths:
             if path in seen:
                 continue
             seen.add(path)
-            fmt = spec.format
-            if fmt == "auto":
-                try:
-                    detect_format(path)
-                except ValueError as exc:
-                    raise storage.InputError(str(exc)) from None
-            units.append(Unit(len(units), path, fmt, tuple(sorted(spec.options.items()))))
+            try:
+                fmt = spec.format if spec.format != "auto" else detect_format(path)
+            except ValueError as exc:
+                raise storage.InputError(str(exc)) from None
+            limit = config.engine.files_per_unit or READERS[fmt].files_per_unit
+            if group and (fmt != group_fmt or len(group) >= limit):
+                units.append(Unit(len(units), tuple(group), spec.format, options))
+                group = []
+            group.append(path)
+            group_fmt = fmt
+        if group:
+            units.append(Unit(len(units), tuple(group), spec.format, options))
     return units
 
 
@@ -242,6 +251,7 @@ def _finish(config, layout: Layout, segments, units, per_segment_results, wall: 
         "balanced": not problems,
         "problems": problems,
         "units": len(units),
+        "files": sum(len(u.paths) for u in units),
         "units_resumed": resumed,
         "wall_seconds": round(wall, 3),
         "throughput": {

@@ -40,7 +40,7 @@ class StageSetupError(RuntimeError):
 @dataclass(frozen=True)
 class Unit:
     index: int
-    path: str  # the input file this unit reads
+    paths: tuple[str, ...]  # the input files this unit reads, in order (one, or a group of small files)
     format: str
     options: tuple  # reader options as sorted (key, value) pairs
 
@@ -118,33 +118,34 @@ def _pipeline(config_dict: dict[str, Any]) -> tuple[PipelineConfig, dict[str, St
     return _PIPELINE_CACHE[key]
 
 
-def _read_unit(unit: Unit, batch_size: int) -> Iterator[Outcome]:
-    fmt = unit.format if unit.format != "auto" else detect_format(unit.path)
+def _read_file(unit: Unit, path: str, batch_size: int) -> Iterator[Outcome]:
+    fmt = unit.format if unit.format != "auto" else detect_format(path)
     reader_cls = READERS[fmt]
     options = dict(unit.options)
     options.setdefault("batch_size", batch_size)
     reader = reader_cls(reader_cls.Params(**options))
-    yield from reader.read(unit.path)
+    yield from reader.read(path)
 
 
-def _file_failure(unit_path: str, exc: BaseException) -> Outcome:
+def _file_failure(path: str, exc: BaseException) -> Outcome:
     """A file that cannot be read (any further) becomes one failed row naming the file."""
     row = {
-        schema.ID: schema.make_id(f"{unit_path}#file"),
+        schema.ID: schema.make_id(f"{path}#file"),
         schema.SOURCE: None,
-        schema.METADATA: schema.metadata_json({"locator": unit_path}),
+        schema.METADATA: schema.metadata_json({"locator": path}),
     }
     failed = schema.documents_from_records([row])
     failed = failed.append_column(ERROR_COLUMN, pa.array([error_code(READ_STAGE, exc)]))
-    failed = failed.append_column(DETAIL_COLUMN, pa.array([f"{unit_path}: {error_detail(exc)}"]))
+    failed = failed.append_column(DETAIL_COLUMN, pa.array([f"{path}: {error_detail(exc)}"]))
     return Outcome(kept=schema.empty_documents(), failed=failed)
 
 
 def _read_safely(unit: Unit, batch_size: int) -> Iterator[Outcome]:
-    try:
-        yield from _read_unit(unit, batch_size)
-    except Exception as exc:  # a bad file: record it, keep what was read, go on with the run
-        yield _file_failure(unit.path, exc)
+    for path in unit.paths:
+        try:
+            yield from _read_file(unit, path, batch_size)
+        except Exception as exc:  # a bad file: record it, keep what was read, go on with the next
+            yield _file_failure(path, exc)
 
 
 def _load_previous(path: str, batch_size: int) -> Iterator[pa.Table]:
@@ -317,7 +318,7 @@ def run_unit(config_dict: dict[str, Any], segment: Segment, unit: Unit, last_seg
         raise
     result = {
         "unit": unit.key,
-        "path": unit.path,
+        "paths": list(unit.paths),
         "segment": segment.index,
         "stages": [c.to_dict() for c in counts.values()],
         "seconds": time.perf_counter() - started,

@@ -26,6 +26,9 @@ class Reader:
 
     format: ClassVar[str] = ""
     extensions: ClassVar[tuple[str, ...]] = ()
+    # Input files per unit of work. Large files (a WARC, a Parquet shard) are a unit each; small ones (PDFs)
+    # are grouped, so a million PDFs make thousands of units and output parts, not a million.
+    files_per_unit: ClassVar[int] = 1
     Params: ClassVar[type[ReaderParams]] = ReaderParams
 
     def __init__(self, params: ReaderParams | None = None, **kwargs: Any):

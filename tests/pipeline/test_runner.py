@@ -167,3 +167,26 @@ stages:
     assert str(table.schema.field("optout").type) == "bool"
     for part in (tmp_path / "out" / "documents").glob("*.parquet"):  # every part has the columns, not just some
         assert {"optout", "optout_signals", "optout_evidence"} <= set(pq.read_schema(part).names)
+
+
+def test_small_files_share_units_and_a_bad_one_fails_alone(tmp_path):
+    from pipeline.runner import plan_units
+
+    for i in range(5):
+        (tmp_path / f"f{i}.jsonl").write_text(json.dumps({"text": f"document number {i} " * 5}) + "\n")
+    (tmp_path / "f2.jsonl").write_text("{not json\n")  # a bad record in the middle of a group
+    (tmp_path / "g.jsonl.gz").write_bytes(b"\x1f\x8b\x08garbage")  # an unreadable file in the last group
+    cfg = load_config(text=f"""
+inputs: ['{tmp_path}/*.jsonl', '{tmp_path}/g.jsonl.gz']
+output: {tmp_path / 'out'}
+engine: {{executor: local, files_per_unit: 2}}
+stages: [{{name: test_min_chars, min_chars: 10}}]
+""")
+    units = plan_units(cfg)
+    assert [len(u.paths) for u in units] == [2, 2, 1, 1]  # one input entry's files never share with another's
+    result = run_pipeline(cfg)
+    assert result.balanced and result.stats["units"] == 4 and result.stats["files"] == 6
+    assert result.stats["documents"] == 4 and result.stats["errors"] == 2
+    # The default groups only small formats: JSONL files are a unit each.
+    default = load_config(text=f"inputs: ['{tmp_path}/*.jsonl']\noutput: {tmp_path / 'o2'}\nstages: []")
+    assert len(plan_units(default)) == 5
