@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -36,6 +37,16 @@ class RunResult:
         return not self.problems
 
 
+MIN_UNITS = 256  # small files are grouped only as far as this many units remain, to keep every core busy
+
+
+def _group_size(most: int, files: int) -> int:
+    """Files per unit for `files` small files: up to the reader's `most`, but never so many that fewer than
+    MIN_UNITS units remain (ten PDFs are ten units; a million are groups of 64). Depends on the inputs alone,
+    so a rerun plans the same units."""
+    return max(1, min(most, -(-files // MIN_UNITS)))
+
+
 def plan_units(config: PipelineConfig) -> list[Unit]:
     """Units of work in a stable order (config order, then sorted within each glob): one per file, or groups of
     consecutive small files of one format (`engine.files_per_unit`, else the reader's `files_per_unit`)."""
@@ -53,17 +64,20 @@ def plan_units(config: PipelineConfig) -> list[Unit]:
         else:
             paths = storage.expand([spec.path])
         options = tuple(sorted(spec.options.items()))
-        group: list[str] = []
-        group_fmt = ""
+        todo: list[tuple[str, str]] = []
         for path in paths:
             if path in seen:
                 continue
             seen.add(path)
             try:
-                fmt = spec.format if spec.format != "auto" else detect_format(path)
+                todo.append((path, spec.format if spec.format != "auto" else detect_format(path)))
             except ValueError as exc:
                 raise storage.InputError(str(exc)) from None
-            limit = config.engine.files_per_unit or READERS[fmt].files_per_unit
+        per_format = Counter(fmt for _, fmt in todo)
+        group: list[str] = []
+        group_fmt = ""
+        for path, fmt in todo:
+            limit = config.engine.files_per_unit or _group_size(READERS[fmt].files_per_unit, per_format[fmt])
             if group and (fmt != group_fmt or len(group) >= limit):
                 units.append(Unit(len(units), tuple(group), spec.format, options))
                 group = []

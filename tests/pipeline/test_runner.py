@@ -190,3 +190,12 @@ stages: [{{name: test_min_chars, min_chars: 10}}]
     # The default groups only small formats: JSONL files are a unit each.
     default = load_config(text=f"inputs: ['{tmp_path}/*.jsonl']\noutput: {tmp_path / 'o2'}\nstages: []")
     assert len(plan_units(default)) == 5
+
+
+def test_pdf_group_size_keeps_enough_units():
+    from pipeline.runner import _group_size
+
+    assert _group_size(64, 10) == 1  # a few PDFs: one per unit, all cores busy
+    assert _group_size(64, 5_000) == 20  # 250 units, about MIN_UNITS
+    assert _group_size(64, 1_000_000) == 64  # a million: groups of 64, 15,625 units
+    assert _group_size(1, 1_000_000) == 1  # formats that never group

@@ -78,7 +78,6 @@ def test_fuzz_run_completes_balanced_and_bounded(fuzz_run):
     stats = json.loads((fuzz_run["output"] / "stats.json").read_text())
     assert stats["balanced"] and not stats["problems"]
     assert stats["files"] == len(fuzz_run["mutants"]) + len(fuzz_run["bombs"])
-    assert stats["units"] < stats["files"]  # small files (the PDFs) share units
     assert stats["documents"] > 0 and stats["rejected"] > 0 and stats["errors"] > 0
     assert fuzz_run["peak"] < MEMORY_CAP, f"peak RSS {fuzz_run['peak'] / MIB:.0f} MiB"
     for stage in stats["stages"]:  # hostile input must not be able to invent funnel keys
