@@ -95,7 +95,8 @@ class MixEngineConfig(_Section):
 
 class MixConfig(_Section):
     description: str | None = None
-    documents: str | list[str]  # a `winnow run` output directory, or Parquet/JSONL files with a domain column
+    documents: str | list[str] | None = None  # a `winnow run` output, or Parquet/JSONL files with a domain column
+    sources: dict[str, str | list[str]] | None = None  # or explicit files per domain: {domain: file(s) or glob}
     output: str = "out/mix"
     cache_dir: str | None = None  # default: OUTPUT/cache
     domains: list[str] | None = None  # default: every domain in the documents
@@ -110,6 +111,13 @@ class MixConfig(_Section):
     optimiser: OptimiserConfig = Field(default_factory=OptimiserConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     engine: MixEngineConfig = Field(default_factory=MixEngineConfig)
+
+    @model_validator(mode="after")
+    def _one_corpus(self) -> MixConfig:
+        if (self.documents is None) == (self.sources is None):
+            raise ValueError("give exactly one of documents: (a run's output or files with a domain column) "
+                             "or sources: (files per domain)")
+        return self
 
     def resolved_cache_dir(self) -> str:
         return self.cache_dir or os.path.join(self.output, "cache")

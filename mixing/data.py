@@ -62,13 +62,25 @@ def _text_hash(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=12).digest()
 
 
-def _scan(files: list[str], fraction: float) -> tuple[dict, dict, dict]:
+def corpus_files(cfg: MixConfig) -> tuple[list[str], dict[str, str]]:
+    """The input files, and for `sources:` which domain each file's documents belong to."""
+    if cfg.sources is None:
+        return document_files([cfg.documents] if isinstance(cfg.documents, str) else list(cfg.documents)), {}
+    file_domains: dict[str, str] = {}
+    for domain, paths in cfg.sources.items():
+        for f in document_files([paths] if isinstance(paths, str) else list(paths)):
+            if file_domains.setdefault(f, domain) != domain:
+                raise MixInputError(f"{f} is listed under two domains in sources: {file_domains[f]} and {domain}")
+    return list(file_domains), file_domains
+
+
+def _scan(files: list[str], fraction: float, file_domains: dict[str, str]) -> tuple[dict, dict, dict]:
     """One pass over the documents: per domain, held-out (id, text) pairs and training text hashes and ids."""
     heldout: dict[str, list[tuple[str, str]]] = {}
     train_hashes: dict[bytes, str] = {}  # text hash → an id holding it
     train_ids: dict[str, str] = {}  # id → domain
     for path in files:
-        for batch in document_batches(path, 2048, DEFAULT_DOMAIN):
+        for batch in document_batches(path, 2048, DEFAULT_DOMAIN, file_domains.get(path)):
             for doc_id, text, dom in zip(batch["id"], batch["text"], batch["domain"]):
                 text = text or ""
                 if is_heldout(doc_id, fraction):
@@ -79,7 +91,8 @@ def _scan(files: list[str], fraction: float) -> tuple[dict, dict, dict]:
     return heldout, train_hashes, train_ids
 
 
-def _tokenizer(cfg: MixConfig, files: list[str], exclude: set[str], cache_dir: str) -> Tokenizer:
+def _tokenizer(cfg: MixConfig, files: list[str], file_domains: dict[str, str], exclude: set[str],
+               cache_dir: str) -> Tokenizer:
     """The configured tokenizer, or the one this cache trained: one per vocabulary size, kept when documents change.
 
     Pools, and so cached proxy runs, are only comparable under one tokenizer. Retraining whenever the corpus
@@ -97,7 +110,7 @@ def _tokenizer(cfg: MixConfig, files: list[str], exclude: set[str], cache_dir: s
     sizes: dict[str, int] = {}
     quota = TOKENIZER_SAMPLE_BYTES // max(1, len(cfg.domains or [])) if cfg.domains else TOKENIZER_SAMPLE_BYTES // 8
     for path in files:
-        for batch in document_batches(path, 512, DEFAULT_DOMAIN):
+        for batch in document_batches(path, 512, DEFAULT_DOMAIN, file_domains.get(path)):
             for doc_id, text, dom in zip(batch["id"], batch["text"], batch["domain"]):
                 if text and doc_id not in exclude and sizes.get(dom, 0) < quota:
                     texts.append(text)
@@ -130,8 +143,8 @@ def _fingerprint(tok: Tokenizer, tokens: np.ndarray) -> str:
 
 def prepare(cfg: MixConfig) -> MixData:
     """Pools and targets, with every input check done before any proxy trains."""
-    files = document_files([cfg.documents] if isinstance(cfg.documents, str) else list(cfg.documents))
-    heldout, train_hashes, train_ids = _scan(files, cfg.heldout_fraction)
+    files, file_domains = corpus_files(cfg)
+    heldout, train_hashes, train_ids = _scan(files, cfg.heldout_fraction, file_domains)
     present = sorted(set(train_ids.values()) | set(heldout))
     domains = list(cfg.domains) if cfg.domains else present
     empty = [d for d in domains if d not in set(train_ids.values())]
@@ -144,8 +157,9 @@ def prepare(cfg: MixConfig) -> MixData:
     exclude = {i for docs in heldout.values() for i, _ in docs}
     exclude |= {train_hashes[h] for docs in heldout.values() for _, t in docs if (h := _text_hash(t)) in train_hashes}
     cache_dir = cfg.resolved_cache_dir()
-    tok = _tokenizer(cfg, files, exclude, cache_dir)
-    pools = build_pools(files, tok, os.path.join(cache_dir, "pools"), domains=domains, exclude_ids=exclude)
+    tok = _tokenizer(cfg, files, file_domains, exclude, cache_dir)
+    pools = build_pools(files, tok, os.path.join(cache_dir, "pools"), domains=domains, exclude_ids=exclude,
+                        file_domains=file_domains)
     min_tokens = cfg.proxy.seq_len + 1
     short = [f"{d} ({p.num_tokens} tokens)" for d, p in pools.items() if p.num_tokens < min_tokens]
     if short:

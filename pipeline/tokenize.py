@@ -212,10 +212,16 @@ def build_pools(
     cache_dir: str,
     domains: list[str] | None = None,
     exclude_ids: set[str] | None = None,
+    file_domains: dict[str, str] | None = None,
 ) -> dict[str, TokenPool]:
-    """Tokenize each domain's documents once (or load them from the cache); EOS after every document."""
+    """Tokenize each domain's documents once (or load them from the cache); EOS after every document.
+
+    `file_domains` (input file → domain) overrides the files' own domain column."""
     files = document_files([documents] if isinstance(documents, str) else list(documents))
     content = inputs_hash(files)
+    if file_domains:  # the same bytes labelled differently are different pools
+        labels = "|".join(file_domains.get(f, "") for f in files)
+        content = hashlib.sha256(f"{content}|{labels}".encode()).hexdigest()[:24]
     index = os.path.join(cache_dir, f"domains-{pool_key(content, tokenizer, '*', exclude_ids)}.json")
     wanted = list(domains) if domains is not None else _cached_domains(index)
     dirs = {d: os.path.join(cache_dir, pool_key(content, tokenizer, d, exclude_ids)) for d in wanted or ()}
@@ -228,6 +234,7 @@ def build_pools(
             None if wanted is None else set(wanted),
             exclude_ids or set(),
             content,
+            file_domains or {},
         )
         os.makedirs(cache_dir, exist_ok=True)
         with open(index, "w", encoding="utf-8") as f:
@@ -305,7 +312,8 @@ class _PoolWriter:
 
 
 def _tokenize_domains(
-    files: list[str], tokenizer: Tokenizer, dir_for, wanted: set[str] | None, exclude_ids: set[str], content_hash: str
+    files: list[str], tokenizer: Tokenizer, dir_for, wanted: set[str] | None, exclude_ids: set[str], content_hash: str,
+    file_domains: dict[str, str],
 ) -> set[str]:
     """Tokenize the wanted domains that are not cached (all domains if wanted is None); returns every domain seen."""
     writers: dict[str, _PoolWriter | None] = {}  # None: cached already or not wanted
@@ -313,7 +321,7 @@ def _tokenize_domains(
     try:
         for path in files:
             verified = False
-            for batch in document_batches(path, ENCODE_BATCH, DEFAULT_DOMAIN):
+            for batch in document_batches(path, ENCODE_BATCH, DEFAULT_DOMAIN, file_domains.get(path)):
                 by_domain: dict[str, list[int]] = {}
                 for i, (doc_id, dom) in enumerate(zip(batch["id"], batch["domain"])):
                     present.add(dom)

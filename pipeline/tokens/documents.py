@@ -44,12 +44,17 @@ def inputs_hash(files: list[str]) -> str:
     return h.hexdigest()[:24]
 
 
-def document_batches(path: str, batch_size: int, default_domain: str) -> Iterator[dict[str, list]]:
-    """Batches of {id, text, domain, source, license} lists; a missing column reads as nulls."""
-    if path.endswith(PARQUET):
-        yield from _parquet_batches(path, batch_size, default_domain)
-    else:
-        yield from _jsonl_batches(path, batch_size, default_domain)
+def document_batches(path: str, batch_size: int, default_domain: str,
+                     force_domain: str | None = None) -> Iterator[dict[str, list]]:
+    """Batches of {id, text, domain, source, license} lists; a missing column reads as nulls.
+
+    `force_domain` puts every row of the file in that domain, whatever its own column says (files listed
+    per domain, e.g. a mix config's `sources:`)."""
+    read = _parquet_batches if path.endswith(PARQUET) else _jsonl_batches
+    for batch in read(path, batch_size, default_domain):
+        if force_domain is not None:
+            batch[schema.DOMAIN] = [force_domain] * len(batch[schema.ID])
+        yield batch
 
 
 def _parquet_batches(path: str, batch_size: int, default_domain: str) -> Iterator[dict[str, list]]:

@@ -104,3 +104,40 @@ def test_ray_executor_trains_the_swarm(ray_session, tiny_run, tmp_path):
     report = run_mix(cfg)
     assert report["swarm"]["trained"] == 3 and report["swarm"]["executor"] == "ray"
     assert all(len(r["losses"]) == 1 for r in map(json.loads, Path(cfg.output, "swarm.jsonl").read_text().splitlines()))
+
+
+def test_explicit_sources_label_files_by_domain(shared_data, tmp_path):
+    """`sources:` names the files of each domain; their own domain column (or its absence) does not matter."""
+    import gzip
+
+    for dom in ("wiki", "code"):
+        with gzip.open(shared_data / "domains" / f"{dom}.jsonl.gz", "rt", encoding="utf-8") as f:
+            rows = [json.loads(line) for _, line in zip(range(40), f)]
+        # No id and no domain column: plain text files, as a user might have them.
+        (tmp_path / f"{dom}.jsonl").write_text("".join(json.dumps({"text": r["text"][:1500]}) + "\n" for r in rows))
+    extra = {"sources": {"wiki": str(tmp_path / "wiki.jsonl"), "code": [str(tmp_path / "code.jsonl")]},
+             "targets": [{"domain": "wiki"}], "validation": {"enabled": False}}
+    cfg = MixConfig(**{k: v for k, v in tiny_config(tmp_path, tmp_path / "mix", **extra).items() if k != "documents"})
+    report = run_mix(cfg)
+    assert set(report["weights"]) == {"code", "wiki"}
+    assert report["domains"]["wiki"]["train_docs"] + report["domains"]["wiki"]["heldout_docs"] == 40
+    assert report["domains"]["code"]["train_docs"] > 0
+
+
+def test_documents_and_sources_are_exclusive(tmp_path):
+    from pipeline.config import ConfigError
+
+    from mixing.config import load_mix_config
+
+    with pytest.raises(ConfigError, match="exactly one of documents"):
+        load_mix_config(text="targets: [{domain: wiki}]\noutput: x\n")
+    with pytest.raises(ConfigError, match="exactly one of documents"):
+        load_mix_config(text="documents: a\nsources: {wiki: b}\ntargets: [{domain: wiki}]\n")
+
+
+def test_a_file_under_two_domains_is_refused(tmp_path):
+    (tmp_path / "a.jsonl").write_text(json.dumps({"text": "some text here"}) + "\n")
+    cfg = MixConfig(sources={"wiki": str(tmp_path / "a.jsonl"), "web": str(tmp_path / "a.jsonl")},
+                    targets=[{"domain": "wiki"}], output=str(tmp_path / "mix"))
+    with pytest.raises(MixInputError, match="under two domains"):
+        prepare(cfg)
