@@ -37,8 +37,8 @@ def fake_run(domains_dir: Path, out: Path) -> Path:
     return out
 
 
-def pack_throughput(pack: int, steps: int = 30) -> float:
-    """Tokens per second per proxy when `pack` proxies train in one process on one thread."""
+def pack_throughput(pack: int, steps: int = 30, device: str = "cpu") -> float:
+    """Tokens per second per proxy when `pack` proxies train together in one process (on CPU: one thread)."""
     import numpy as np
     import torch
 
@@ -46,6 +46,9 @@ def pack_throughput(pack: int, steps: int = 30) -> float:
 
     torch.set_num_threads(1)
     cfg = ProxyConfig()
+    if device == "cuda":
+        train_packed(cfg, [lambda s: np.zeros((cfg.batch_size, cfg.seq_len + 1), np.int64)] * pack, 3,
+                     list(range(pack)), {}, device=device, keep_states=False)  # CUDA context and kernels: not timed
     data = np.random.default_rng(0).integers(0, cfg.vocab_size, 200_000)
 
     def fn(step: int) -> np.ndarray:
@@ -53,8 +56,21 @@ def pack_throughput(pack: int, steps: int = 30) -> float:
         return data[starts[:, None] + np.arange(cfg.seq_len + 1)]
 
     t = time.perf_counter()
-    train_packed(cfg, [fn] * pack, steps, list(range(pack)), {}, keep_states=False)
+    train_packed(cfg, [fn] * pack, steps, list(range(pack)), {}, device=device, keep_states=False)
     return steps * cfg.batch_size * cfg.seq_len * pack / (time.perf_counter() - t)
+
+
+def gpu_packs(tokens: int) -> None:
+    """Proxies per hour on one GPU for growing packs (the GPU path of `winnow mix`), when torch sees a GPU."""
+    import torch
+
+    if not torch.cuda.is_available():
+        print("GPU: none visible to torch here; packed-proxy throughput on GPU not measured")
+        return
+    print(f"GPU {torch.cuda.get_device_name(0)}: packed proxies, {tokens:,} tokens each")
+    for pack in (1, 8, 32, 128):
+        rate = pack_throughput(pack, steps=50, device="cuda")
+        print(f"  pack {pack:>4}: {rate:,.0f} tokens/s per proxy → {3600 * rate * pack / tokens:,.0f} proxies/hour")
 
 
 def main() -> None:
@@ -95,7 +111,8 @@ def main() -> None:
     print(f"proxies/hour on CPU ({args.executor}, 2 cores, 1 thread/proxy): {r['swarm']['proxies_per_hour']:.0f}")
     one, packed = pack_throughput(1), pack_throughput(4)
     print(f"packed path on CPU, 1 thread: {one:,.0f} tok/s/proxy alone vs {packed:,.0f} packed ×4 "
-          f"(ratio {packed / one:.2f}); GPU figures: not measured here")
+          f"(ratio {packed / one:.2f})")
+    gpu_packs(args.tokens)
     print("weights: " + ", ".join(f"{d}={w:.3f}" for d, w in r["weights"].items()))
 
 
