@@ -32,8 +32,14 @@ class DatatroveFilterStage(Stage):
     # datatrove's reason string -> our reason suffix; anything unlisted is slugged under the stage name
     reason_map: ClassVar[dict[str, str]] = {}
 
+    filter_class: ClassVar[type[BaseFilter]]
+
+    def filter_kwargs(self) -> dict[str, Any]:
+        """The filter's constructor arguments: every parameter the stage adds to HeuristicParams, by the same name."""
+        return self.params.model_dump(exclude=set(HeuristicParams.model_fields))
+
     def make_filter(self) -> BaseFilter:
-        raise NotImplementedError
+        return self.filter_class(**self.filter_kwargs())
 
     def setup(self) -> None:
         self._base = self.make_filter()
@@ -113,6 +119,7 @@ class GopherQualityStage(DatatroveFilterStage):
     """Gopher's quality rules (Rae et al. 2021): length, word length, symbols, bullets, alphabetic words, stop words."""
 
     Params = GopherQualityParams
+    filter_class = FastGopherQualityFilter
     reason_map: ClassVar[dict[str, str]] = {
         "gopher_short_doc": "short_doc",
         "gopher_long_doc": "long_doc",
@@ -127,20 +134,6 @@ class GopherQualityStage(DatatroveFilterStage):
     }
     reasons = tuple(f"gopher_quality_{r}" for r in reason_map.values())
 
-    def make_filter(self) -> BaseFilter:
-        p = self.params
-        return FastGopherQualityFilter(
-            min_doc_words=p.min_doc_words,
-            max_doc_words=p.max_doc_words,
-            min_avg_word_length=p.min_avg_word_length,
-            max_avg_word_length=p.max_avg_word_length,
-            max_symbol_word_ratio=p.max_symbol_word_ratio,
-            max_bullet_lines_ratio=p.max_bullet_lines_ratio,
-            max_ellipsis_lines_ratio=p.max_ellipsis_lines_ratio,
-            max_non_alpha_words_ratio=p.max_non_alpha_words_ratio,
-            min_stop_words=p.min_stop_words,
-            stop_words=p.stop_words,
-        )
 
 
 class GopherRepetitionParams(HeuristicParams):
@@ -161,6 +154,7 @@ class GopherRepetitionStage(DatatroveFilterStage):
     """Gopher's repetition rules: duplicated lines and paragraphs, dominant and repeated word n-grams."""
 
     Params = GopherRepetitionParams
+    filter_class = FastGopherRepetitionFilter
     reason_map: ClassVar[dict[str, str]] = {
         "empty": "empty",
         **{r: r for r in ("dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac")},
@@ -174,16 +168,11 @@ class GopherRepetitionStage(DatatroveFilterStage):
         + [f"dup_{n}_gram" for n in range(5, 11)]
     )
 
-    def make_filter(self) -> BaseFilter:
-        p = self.params
-        return FastGopherRepetitionFilter(
-            dup_line_frac=p.dup_line_frac,
-            dup_para_frac=p.dup_para_frac,
-            dup_line_char_frac=p.dup_line_char_frac,
-            dup_para_char_frac=p.dup_para_char_frac,
-            top_n_grams=tuple(tuple(x) for x in p.top_n_grams),
-            dup_n_grams=tuple(tuple(x) for x in p.dup_n_grams),
-        )
+    def filter_kwargs(self) -> dict[str, Any]:
+        kwargs = super().filter_kwargs()
+        for key in ("top_n_grams", "dup_n_grams"):  # datatrove takes tuples of (n, share)
+            kwargs[key] = tuple(tuple(x) for x in kwargs[key])
+        return kwargs
 
 
 class C4QualityParams(HeuristicParams):
@@ -207,27 +196,13 @@ class C4QualityStage(DatatroveFilterStage):
     """
 
     Params = C4QualityParams
+    filter_class = FastC4QualityFilter
     reason_map: ClassVar[dict[str, str]] = {
         "lorem_ipsum": "lorem_ipsum",
         "curly_bracket": "curly_bracket",
         "too_few_sentences": "too_few_sentences",
     }
     reasons = tuple(f"c4_quality_{r}" for r in reason_map.values())
-
-    def make_filter(self) -> BaseFilter:
-        p = self.params
-        return FastC4QualityFilter(
-            split_paragraph=p.split_paragraph,
-            remove_citations=p.remove_citations,
-            filter_no_terminal_punct=p.filter_no_terminal_punct,
-            min_num_sentences=p.min_num_sentences,
-            min_words_per_line=p.min_words_per_line,
-            max_word_length=p.max_word_length,
-            filter_lorem_ipsum=p.filter_lorem_ipsum,
-            filter_javascript=p.filter_javascript,
-            filter_curly_bracket=p.filter_curly_bracket,
-            filter_policy=p.filter_policy,
-        )
 
     def count_rewrite(self, counters: dict[str, int], before: str, after: str) -> None:
         super().count_rewrite(counters, before, after)
@@ -262,16 +237,8 @@ class FineWebQualityStage(DatatroveFilterStage):
     def make_filter(self) -> BaseFilter:
         from datatrove.pipeline.filters.fineweb_quality_filter import FineWebQualityFilter
 
-        p = self.params
-        kwargs: dict[str, Any] = {}
-        if p.stop_chars is not None:
-            kwargs["stop_chars"] = tuple(p.stop_chars)
-        return FineWebQualityFilter(
-            line_punct_thr=p.line_punct_thr,
-            line_punct_exclude_zero=p.line_punct_exclude_zero,
-            short_line_thr=p.short_line_thr,
-            short_line_length=p.short_line_length,
-            char_duplicates_ratio=p.char_duplicates_ratio,
-            new_line_ratio=p.new_line_ratio,
-            **kwargs,
-        )
+        kwargs = self.filter_kwargs()
+        stop_chars = kwargs.pop("stop_chars")
+        if stop_chars is not None:  # null keeps datatrove's own set
+            kwargs["stop_chars"] = tuple(stop_chars)
+        return FineWebQualityFilter(**kwargs)
