@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pipeline.config import ConfigError, read_yaml_mapping
+from pipeline.config import ConfigError, read_yaml_mapping, validation_message
 
 
 class _Section(BaseModel):
@@ -123,25 +123,17 @@ class MixConfig(_Section):
         return self.cache_dir or os.path.join(self.output, "cache")
 
 
-def _format(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        key = ".".join(str(x) for x in err["loc"]) or "(config)"
-        model: type[BaseModel] = MixConfig
-        for part in err["loc"][:-1]:
-            field = model.model_fields.get(str(part)) if isinstance(part, str) else None
-            ann = getattr(field, "annotation", None)
-            if isinstance(ann, type) and issubclass(ann, BaseModel):
-                model = ann
-            elif str(part) == "targets" or isinstance(part, int):
-                model = TargetConfig
-        if err["type"] == "extra_forbidden":
-            lines.append(f"unknown key {key!r}; allowed keys here: {', '.join(model.model_fields)}")
-        elif err["type"] == "missing":
-            lines.append(f"missing required key {key!r}")
-        else:
-            lines.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
-    return "\n".join(lines)
+def _keys_at(loc: tuple) -> str:
+    """The keys allowed in the section an error's location points into."""
+    model: type[BaseModel] = MixConfig
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part)) if isinstance(part, str) else None
+        ann = getattr(field, "annotation", None)
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        elif str(part) == "targets" or isinstance(part, int):
+            model = TargetConfig
+    return ", ".join(model.model_fields)
 
 
 def load_mix_config(path: str | None = None, *, text: str | None = None, output: str | None = None,
@@ -161,4 +153,4 @@ def load_mix_config(path: str | None = None, *, text: str | None = None, output:
     try:
         return MixConfig(**raw)
     except ValidationError as exc:
-        raise ConfigError(_format(exc)) from None
+        raise ConfigError(validation_message(exc, _keys_at, root="(config)")) from None

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -93,20 +94,28 @@ class PipelineConfig:
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def validation_message(exc: ValidationError, allowed: Callable[[tuple], str], where: str = "",
+                       root: str = "(value)") -> str:
+    """One line per mistake, naming its key: unknown (with `allowed(loc)`, the keys allowed there), missing,
+    or an invalid value. Every Winnow config (run, mix, export) reports its mistakes this way."""
+    prefix = f"{where}: " if where else ""
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(x) for x in err["loc"]) or root
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{prefix}unknown key {key!r}; allowed keys: {allowed(err['loc'])}")
+        elif err["type"] == "missing":
+            lines.append(f"{prefix}missing required key {key!r}")
+        else:
+            lines.append(f"{prefix}{key}: {err['msg']} (got {err.get('input')!r})")
+    return "\n".join(lines)
+
+
 def _format_validation(where: str, exc: ValidationError, model: type[BaseModel]) -> str:
     common = ("only_domains", "skip_domains")  # every stage has them; list the stage's own keys first
     names = [n for n in model.model_fields if n not in common] + [n for n in common if n in model.model_fields]
     allowed = ", ".join(names) or "(no parameters)"
-    lines = []
-    for err in exc.errors():
-        key = ".".join(str(x) for x in err["loc"]) or "(value)"
-        if err["type"] == "extra_forbidden":
-            lines.append(f"{where}: unknown key {key!r}; allowed keys: {allowed}")
-        elif err["type"] == "missing":
-            lines.append(f"{where}: missing required key {key!r}")
-        else:
-            lines.append(f"{where}: {key}: {err['msg']} (got {err.get('input')!r})")
-    return "\n".join(lines)
+    return validation_message(exc, lambda loc: allowed, where)
 
 
 def read_yaml_mapping(path: str | None, text: str | None, keys: tuple[str, ...] | list[str]) -> dict[str, Any]:
