@@ -10,41 +10,19 @@ memory difference shows at a size closer to a real Common Crawl file.
 from __future__ import annotations
 
 import argparse
-import http.server
 import io
 import os
-import threading
+import sys
 import time
 import tracemalloc
 import urllib.request
 from pathlib import Path
 
-SHARED = Path(os.environ.get("WINNOW_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("WINNOW_SHARED_DATA", ROOT.parent / "shared" / "data"))
+sys.path.insert(0, str(ROOT))
 
-
-def serve(data: bytes) -> tuple[http.server.ThreadingHTTPServer, str]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            rng = self.headers.get("Range")
-            if rng:
-                a, b = (int(x) for x in rng.removeprefix("bytes=").split("-"))
-                b = min(b, len(data) - 1)
-                self.send_response(206)
-                self.send_header("Content-Range", f"bytes {a}-{b}/{len(data)}")
-                body = data[a : b + 1]
-            else:
-                self.send_response(200)
-                body = data
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}/f.warc.gz"
+from tests.pipeline.test_http_file import RangeServer  # the tests' server honouring Range
 
 
 def measure(fn) -> tuple[int, float, int]:
@@ -66,7 +44,7 @@ def main() -> None:
     from pipeline.readers.warc import WarcReader
 
     data = Path(args.file).read_bytes() * args.copies
-    httpd, url = serve(data)
+    url = ""  # set once the server is up
 
     def winnow() -> int:
         return sum(o.kept.num_rows for o in WarcReader().read(url))
@@ -82,13 +60,11 @@ def main() -> None:
         finally:
             hf.open_url = real
 
-    try:
+    with RangeServer({"/f.warc.gz": data}) as server:
+        url = f"{server.url}/f.warc.gz"
         whole_first()  # warm imports and caches
-        rows = {}
-        for name, fn in (("whole file first", whole_first), ("winnow ranged blocks", winnow)):
-            rows[name] = measure(fn)
-    finally:
-        httpd.shutdown()
+        peers = (("whole file first", whole_first), ("winnow ranged blocks", winnow))
+        rows = {name: measure(fn) for name, fn in peers}
     print(f"{len(data) / 1e6:.1f} MB WARC over local HTTP ({args.copies} × {Path(args.file).name})")
     for name, (n, s, peak) in rows.items():
         print(f"  {name:<22} {n:>6} documents  {s:6.2f} s  peak Python memory {peak / 1e6:7.1f} MB")

@@ -27,15 +27,7 @@ from filters.decontam import DecontaminateStage, tokens
 from filters.rights.license_detect import LicenseDetectStage
 from filters.rights.robots import RobotsTxt
 from pipeline import schema
-
-# Gold after looking at every disagreement by eye (BENCHMARKS.md says why for each page).
-JUDGED = {
-    "cc_rel_license/nalas-loewenseiten.info.m.html": None,
-    "cc_link_no_rel/villacc.de.galaxy.html": None,
-    "cc_link_no_rel/wir-empfehlen.info.3289.html": None,
-    "cc_link_no_rel/zulang.wordpress.com.genitalverstuemmelung.html": None,
-    "cc_link_no_rel/feuerwehrtaucher-oldenburg.de.ausbildung.html": "cc-by-sa-3.0",
-}
+from tests.filters.test_rights_license import JUDGED  # gold after judging every disagreement by eye (BENCHMARKS.md)
 _REGEX_PEER = re.compile(r"creativecommons\.org/licenses/([a-z\-]+)/(\d\.\d)", re.IGNORECASE)
 
 
