@@ -76,7 +76,7 @@ def gzip_decoders(path: Path) -> dict[str, float]:
 
 
 def winnow_read(path: Path) -> tuple[float, int]:
-    from pipeline.readers.warc import WarcReader
+    from winnow.pipeline.readers.warc import WarcReader
 
     best, n = float("inf"), 0
     for _ in range(3):  # the first pass pays page faults and allocator growth; keep the best
@@ -87,10 +87,9 @@ def winnow_read(path: Path) -> tuple[float, int]:
 
 
 def winnow_recipe(path: Path, warm: Path | None = None) -> tuple[Timer, dict[str, int]]:
-    from pipeline.readers.warc import WarcReader
-    from pipeline.registry import STAGES, load_plugins
+    from winnow.pipeline.readers.warc import WarcReader
+    from winnow.pipeline.registry import STAGES
 
-    load_plugins()
     names = ["extract", "language", "url_filter", "gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality"]
     stages = [STAGES[n]() for n in names]
     counts = {"records": 0, "kept": 0, "dropped": 0, "failed": 0}
@@ -186,8 +185,8 @@ def _norm(s: str) -> str:
 
 
 def quality(path: Path, skip_direct: bool) -> dict[str, tuple[float, float, float]]:
-    from filters.extract.extractors import decode_html, extract
-    from pipeline.readers.warc import WarcReader
+    from winnow.filters.extract.extractors import decode_html, extract
+    from winnow.pipeline.readers.warc import WarcReader
 
     truth = {v["url"]: v for v in json.loads((DATA / "web" / "groundtruth.json").read_text()).values()}
     pages = []

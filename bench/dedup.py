@@ -29,9 +29,9 @@ SHARED = Path(os.environ.get("WINNOW_SHARED_DATA", ROOT.parent / "shared" / "dat
 
 
 def run_winnow(inp: str, work: str, threshold: float, budget_mb: int) -> dict:
-    from filters.dedup.common import read_dir
-    from pipeline.config import load_config
-    from pipeline.runner import run_pipeline
+    from winnow.filters.dedup.common import read_dir
+    from winnow.pipeline.config import load_config
+    from winnow.pipeline.runner import run_pipeline
 
     config = load_config(
         text=json.dumps(
@@ -109,9 +109,7 @@ def run_datatrove(inp: str, work: str, threshold: float) -> dict:
 def worker(args) -> None:
     # Imports are paid before the clock starts, for both sides (Winnow's plugin scan imports every stage module).
     if args.run == "winnow":
-        from pipeline.registry import load_plugins
 
-        load_plugins()
     else:
         import datatrove.pipeline.dedup.minhash  # noqa: F401
     t0 = time.perf_counter()
@@ -178,7 +176,7 @@ def main() -> None:
     if args.run:
         return worker(args)
 
-    from filters.dedup.accuracy import pairwise_scores, plant_near_duplicates, true_clusters
+    from winnow.filters.dedup.accuracy import pairwise_scores, plant_near_duplicates, true_clusters
 
     texts = [t[: args.max_chars] for t in load_texts()]
     rows = []

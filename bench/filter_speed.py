@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from datatrove.data import Document
 
-from filters.heuristics import C4QualityStage, FineWebQualityStage, GopherQualityStage, GopherRepetitionStage
-from filters.heuristics import words as heuristic_words
-from filters.language import LanguageStage
-from filters.url import UrlFilterStage
-from pipeline import schema
+from winnow.filters.heuristics import C4QualityStage, FineWebQualityStage, GopherQualityStage, GopherRepetitionStage
+from winnow.filters.heuristics import words as heuristic_words
+from winnow.filters.language import LanguageStage
+from winnow.filters.url import UrlFilterStage
+from winnow.pipeline import schema
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 HEURISTICS = [GopherRepetitionStage, GopherQualityStage, C4QualityStage, FineWebQualityStage]

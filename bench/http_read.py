@@ -41,7 +41,7 @@ def main() -> None:
     ap.add_argument("--copies", type=int, default=4)
     args = ap.parse_args()
 
-    from pipeline.readers.warc import WarcReader
+    from winnow.pipeline.readers.warc import WarcReader
 
     data = Path(args.file).read_bytes() * args.copies
     url = ""  # set once the server is up
@@ -50,7 +50,7 @@ def main() -> None:
         return sum(o.kept.num_rows for o in WarcReader().read(url))
 
     def whole_first() -> int:  # the peer: fetch everything, then parse the same bytes from memory
-        import pipeline.http_file as hf
+        import winnow.pipeline.http_file as hf
 
         body = urllib.request.urlopen(url).read()  # noqa: S310 - local server
         real = hf.open_url

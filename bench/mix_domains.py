@@ -42,7 +42,7 @@ def pack_throughput(pack: int, steps: int = 30, device: str = "cpu") -> float:
     import numpy as np
     import torch
 
-    from mixing.proxy import ProxyConfig, train_packed
+    from winnow.mixing.proxy import ProxyConfig, train_packed
 
     torch.set_num_threads(1)
     cfg = ProxyConfig()
@@ -85,8 +85,8 @@ def main() -> None:
     if not (SHARED / "domains").is_dir():
         raise SystemExit(f"no sample data at {SHARED}/domains (set WINNOW_SHARED_DATA)")
 
-    from mixing.config import MixConfig
-    from mixing.job import run_mix
+    from winnow.mixing.config import MixConfig
+    from winnow.mixing.job import run_mix
 
     out = Path(args.out)
     run = fake_run(SHARED / "domains", out / "run")

@@ -30,7 +30,7 @@ VARIANTS = {  # name → proxy overrides
 
 
 def _train(args: tuple) -> float:
-    from mixing.swarm import train_pack
+    from winnow.mixing.swarm import train_pack
 
     spec, pools, targets = args
     rec = train_pack([spec], pools, targets, "cpu", 1)[0]
@@ -45,12 +45,12 @@ def main() -> None:
     ap.add_argument("--variants", default=",".join(str(i) for i in range(len(VARIANTS))), help="indices into VARIANTS")
     args = ap.parse_args()
 
-    from mixing import regression
-    from mixing.config import load_mix_config
-    from mixing.data import prepare
-    from mixing.job import _bounds
-    from mixing.simplex import natural, project, sample_dirichlet
-    from mixing.swarm import make_spec
+    from winnow.mixing import regression
+    from winnow.mixing.config import load_mix_config
+    from winnow.mixing.data import prepare
+    from winnow.mixing.job import _bounds
+    from winnow.mixing.simplex import natural, project, sample_dirichlet
+    from winnow.mixing.swarm import make_spec
 
     cfg = load_mix_config(args.config)
     data = prepare(cfg)

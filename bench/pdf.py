@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pymupdf
 
-from ocr.cer import cer
-from ocr.document import ExtractOptions, extract_pdf
-from ocr.engines import RapidOcrEngine, TesseractEngine, read_page, render_rgb, tesseract_data
-from ocr.reader import PdfReader
-from ocr.stage import PdfExtractStage
+from winnow.ocr.cer import cer
+from winnow.ocr.document import ExtractOptions, extract_pdf
+from winnow.ocr.engines import RapidOcrEngine, TesseractEngine, read_page, render_rgb, tesseract_data
+from winnow.ocr.reader import PdfReader
+from winnow.ocr.stage import PdfExtractStage
 
 
 def child_cpu(pid: int) -> float:

@@ -50,10 +50,10 @@ def main() -> None:
     import fasttext
     import pyarrow as pa
 
-    from filters.quality import model as qm
-    from filters.quality.score import QualityScoreStage
-    from filters.quality.train import train_classifier
-    from pipeline import schema
+    from winnow.filters.quality import model as qm
+    from winnow.filters.quality.score import QualityScoreStage
+    from winnow.filters.quality.train import train_classifier
+    from winnow.pipeline import schema
 
     data = Path(args.data)
     model_dir = args.model

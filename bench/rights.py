@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from filters.decontam import DecontaminateStage, tokens
-from filters.rights.license_detect import LicenseDetectStage
-from filters.rights.robots import RobotsTxt
-from pipeline import schema
+from winnow.filters.decontam import DecontaminateStage, tokens
+from winnow.filters.rights.license_detect import LicenseDetectStage
+from winnow.filters.rights.robots import RobotsTxt
+from winnow.pipeline import schema
 from tests.filters.test_rights_license import JUDGED  # gold after judging every disagreement by eye (BENCHMARKS.md)
 _REGEX_PEER = re.compile(r"creativecommons\.org/licenses/([a-z\-]+)/(\d\.\d)", re.IGNORECASE)
 
@@ -163,7 +163,7 @@ class SetPeer:
 
 
 def _peer_texts(data: Path) -> list[str]:
-    import filters.decontam as d
+    import winnow.filters.decontam as d
 
     texts = []
     for path in sorted((data / "benchmarks").rglob("*")):

@@ -61,7 +61,7 @@ def main() -> None:
 
     from tokenizers import Tokenizer as HFTokenizer
 
-    from pipeline.tokenize import Tokenizer, build_pools, train_tokenizer
+    from winnow.pipeline.tokenize import Tokenizer, build_pools, train_tokenizer
 
     docs = load_texts(args.mb)
     texts = [d["text"] for d in docs]

@@ -19,8 +19,8 @@ import numpy as np
 from resiliparse.extract.html2text import extract_plain_text
 from sklearn.linear_model import LogisticRegression
 
-from filters.extract.extractors import decode_html, trafilatura_text
-from filters.extract.lines import FEATURES, MODEL_PATH, features
+from winnow.filters.extract.extractors import decode_html, trafilatura_text
+from winnow.filters.extract.lines import FEATURES, MODEL_PATH, features
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 _WS = re.compile(r"\s+")
@@ -40,7 +40,7 @@ def pages() -> list[str]:
                 out.append(decode_html(raw, None, True)[0])
     for page in sorted((DATA / "license" / "pages").rglob("*.htm*")):
         out.append(decode_html(page.read_bytes(), None, True)[0])
-    from pipeline.readers.warc import WarcReader
+    from winnow.pipeline.readers.warc import WarcReader
 
     for name in ("resiliparse/warcfile.warc.gz", "dolma/sample-0001.warc.gz", "whirlwind/whirlwind.warc.gz"):
         for o in WarcReader().read(str(DATA / "cc" / name)):

@@ -1,7 +1,1 @@
-"""Stages that annotate or drop documents. Importing this package registers them."""
-
-# Every module in this package is imported, so a new stage registers itself by existing:
-# drop a module with a @register_stage class here and configs can name it.
-from pipeline.registry import import_submodules as _import_submodules
-
-_import_submodules(__name__)
+"""Stages that annotate or drop documents. Each registers through the `winnow.stages` entry points."""

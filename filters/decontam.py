@@ -24,9 +24,9 @@ import pyarrow as pa
 import xxhash
 from pydantic import Field
 
-from pipeline import schema, storage
-from pipeline.registry import register_stage
-from pipeline.stage import Outcome, Stage, StageParams, set_column
+from winnow.pipeline import schema, storage
+from winnow.pipeline.registry import register_stage
+from winnow.pipeline.stage import Outcome, Stage, StageParams, set_column
 
 log = logging.getLogger("winnow")
 

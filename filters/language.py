@@ -8,9 +8,9 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
-from pipeline import schema
-from pipeline.registry import register_stage
-from pipeline.stage import Outcome, Resources, Stage, StageParams, set_column
+from winnow.pipeline import schema
+from winnow.pipeline.registry import register_stage
+from winnow.pipeline.stage import Outcome, Resources, Stage, StageParams, set_column
 
 UNDETERMINED = "und"  # ISO 639 code for "no language could be determined"
 

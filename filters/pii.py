@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
-from filters.quality.score import column_texts
-from pipeline import schema
-from pipeline.registry import register_stage
-from pipeline.stage import Outcome, Stage, StageParams, set_column
+from winnow.filters.quality.score import column_texts
+from winnow.pipeline import schema
+from winnow.pipeline.registry import register_stage
+from winnow.pipeline.stage import Outcome, Stage, StageParams, set_column
 
 EMAIL_PLACEHOLDER = "<EMAIL>"
 IP_PLACEHOLDER = "<IP>"

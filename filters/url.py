@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 from pydantic import Field
 
-from pipeline import schema, storage
-from pipeline.registry import register_stage
-from pipeline.stage import Outcome, Stage, StageParams
+from winnow.pipeline import schema, storage
+from winnow.pipeline.registry import register_stage
+from winnow.pipeline.stage import Outcome, Stage, StageParams
 
 _TOKEN_SPLIT = re.compile(r"[^0-9a-z]+")
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pipeline.config import ConfigError, read_yaml_mapping, validation_message
+from winnow.pipeline.config import ConfigError, read_yaml_mapping, validation_message
 
 
 class _Section(BaseModel):

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mixing.config import MixConfig
-from pipeline.tokenize import DEFAULT_DOMAIN, Tokenizer, TokenPool, build_pools, train_tokenizer
-from pipeline.tokens.documents import document_batches, document_files, inputs_hash
+from winnow.mixing.config import MixConfig
+from winnow.pipeline.tokenize import DEFAULT_DOMAIN, Tokenizer, TokenPool, build_pools, train_tokenizer
+from winnow.pipeline.tokens.documents import document_batches, document_files, inputs_hash
 
 log = logging.getLogger("winnow.mix")
 

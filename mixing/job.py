@@ -12,14 +12,14 @@ from typing import Any
 import numpy as np
 import yaml
 
-from mixing import plots, regression
-from mixing.cache import RunCache
-from mixing.config import MixConfig
-from mixing.data import MixData, prepare, write_targets
-from mixing.optimise import optimise
-from mixing.simplex import Bounds, make_bounds, natural, project, sample_dirichlet
-from mixing.swarm import RunRequest, SwarmRunner, epochs_used, make_spec, steps_for
-from mixing.validate import objective, summarise, verdict
+from winnow.mixing import plots, regression
+from winnow.mixing.cache import RunCache
+from winnow.mixing.config import MixConfig
+from winnow.mixing.data import MixData, prepare, write_targets
+from winnow.mixing.optimise import optimise
+from winnow.mixing.simplex import Bounds, make_bounds, natural, project, sample_dirichlet
+from winnow.mixing.swarm import RunRequest, SwarmRunner, epochs_used, make_spec, steps_for
+from winnow.mixing.validate import objective, summarise, verdict
 
 log = logging.getLogger("winnow.mix")
 
@@ -31,14 +31,14 @@ def resolve_device(cfg: MixConfig) -> tuple[str, int]:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        from pipeline.config import ConfigError
+        from winnow.pipeline.config import ConfigError
 
         raise ConfigError("engine.device: cuda asked for but torch sees no GPU; use auto or cpu")
     return device, cfg.engine.pack or (32 if device == "cuda" else 1)
 
 
 def make_executor(cfg: MixConfig, device: str) -> Any:
-    from pipeline.executors import LocalExecutor, RayExecutor
+    from winnow.pipeline.executors import LocalExecutor, RayExecutor
 
     if cfg.engine.executor == "local":
         return LocalExecutor()
@@ -58,7 +58,7 @@ def _swarm_requests(cfg: MixConfig, runner: SwarmRunner, bounds: Bounds, prior: 
     rng = np.random.default_rng(cfg.swarm.seed)
     mixtures = sample_dirichlet(rng, cfg.swarm.num_mixtures, prior, tuple(cfg.swarm.concentration), bounds)
     requests = [RunRequest(m, cfg.swarm.seed, "swarm") for m in mixtures]
-    from mixing.cache import run_key
+    from winnow.mixing.cache import run_key
 
     keys = [run_key(make_spec(r.mixture, runner.domains, runner.pool_fps, runner.proxy, runner.tokens, r.seed))
             for r in requests]

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from mixing.simplex import Bounds, project, sample_dirichlet
+from winnow.mixing.simplex import Bounds, project, sample_dirichlet
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from mixing.cache import RunCache, run_key
+from winnow.mixing.cache import RunCache, run_key
 
 log = logging.getLogger("winnow.mix")
 
@@ -124,7 +124,7 @@ def train_pack(specs: list[dict], pools: dict[str, np.ndarray], targets: dict[st
     """Worker entry point (a Ray task or in-process): train these runs together and return their records."""
     import torch
 
-    from mixing.proxy import ProxyConfig, train_packed
+    from winnow.mixing.proxy import ProxyConfig, train_packed
 
     torch.set_num_threads(threads)
     cfg = ProxyConfig(**specs[0]["proxy"])
@@ -214,7 +214,7 @@ class SwarmRunner:
             return 0
         import torch
 
-        from mixing.proxy import PackedGPT, ProxyConfig, evaluate
+        from winnow.mixing.proxy import PackedGPT, ProxyConfig, evaluate
 
         torch.set_num_threads(max(1, self.threads))
         ks = sorted(missing)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from mixing.swarm import RunResult
+from winnow.mixing.swarm import RunResult
 
 
 def objective(losses: dict[str, float], weights: dict[str, float]) -> float:

@@ -73,8 +73,8 @@ def main() -> int:
 
     import pymupdf
 
-    from ocr.document import ExtractError, ExtractOptions, extract_pdf, is_memory_error
-    from ocr.engines import build_engine
+    from winnow.ocr.document import ExtractError, ExtractOptions, extract_pdf, is_memory_error
+    from winnow.ocr.engines import build_engine
 
     pymupdf.TOOLS.mupdf_display_errors(False)
     pymupdf.TOOLS.mupdf_display_warnings(False)

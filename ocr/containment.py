@@ -14,18 +14,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from ocr import codes
-from ocr.child import HEADER, write_frame
+from winnow.ocr import codes
+from winnow.ocr.child import HEADER, write_frame
 
-# The child imports only the extraction modules: importing the `ocr` package would register every stage and
-# pull in pyarrow and pydantic, a second of start-up paid again after every killed child.
-_BOOTSTRAP = (
-    "import sys, types; pkg = types.ModuleType('ocr'); pkg.__path__ = [sys.argv[1]]; sys.modules['ocr'] = pkg; "
-    "from ocr.child import main; sys.exit(main())"
-)
+# The child imports only the extraction modules (the `winnow.ocr` package itself imports nothing).
+_CHILD_MODULE = "winnow.ocr.child"
 
 
 class ChildFailed(Exception):
@@ -80,7 +75,7 @@ class PdfWorker:
         for var in ("OMP_THREAD_LIMIT", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(self.threads)
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOTSTRAP, str(Path(__file__).resolve().parent)],
+            [sys.executable, "-m", _CHILD_MODULE],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,

@@ -10,10 +10,10 @@ from typing import Any
 
 import pymupdf
 
-from ocr import codes
-from ocr.engines import OcrEngine, read_page
-from ocr.router import RouterConfig, route_page
-from ocr.textlayer import Block, blocks_text, order_blocks, page_blocks, remove_running_blocks
+from winnow.ocr import codes
+from winnow.ocr.engines import OcrEngine, read_page
+from winnow.ocr.router import RouterConfig, route_page
+from winnow.ocr.textlayer import Block, blocks_text, order_blocks, page_blocks, remove_running_blocks
 
 PAGE_SEPARATOR = "\n\n"
 _MEMORY_WORDS = ("out of memory", "malloc (", "realloc (", "calloc (", "cannot allocate", "memory allocation")

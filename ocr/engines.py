@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 import pymupdf
 
-from ocr.textlayer import Block, order_blocks
+from winnow.ocr.textlayer import Block, order_blocks
 
 log = logging.getLogger("winnow.ocr")
 

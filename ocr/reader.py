@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ocr.codes import PDF_CONTENT_TYPE
-from pipeline import schema, storage
-from pipeline.readers.base import BatchBuilder, Reader, ReaderParams
-from pipeline.registry import register_reader
-from pipeline.stage import Outcome
+from winnow.ocr.codes import PDF_CONTENT_TYPE
+from winnow.pipeline import schema, storage
+from winnow.pipeline.readers.base import BatchBuilder, Reader, ReaderParams
+from winnow.pipeline.registry import register_reader
+from winnow.pipeline.stage import Outcome
 
 TOO_LARGE = "read_pdf_too_large"
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pymupdf
 
-from ocr import codes
+from winnow.ocr import codes
 
 _MOJIBAKE = re.compile(r"Ã[\u0080-\u00bf]|â€|Â[\u0080-\u00bf ]|Ã©|ï¿½")
 _CID = re.compile(r"\(cid:\d+\)")

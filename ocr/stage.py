@@ -9,12 +9,12 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import Field
 
-from ocr import codes
-from ocr.containment import ChildFailed, PdfWorker
-from ocr.document import ExtractOptions
-from pipeline import schema
-from pipeline.registry import register_stage
-from pipeline.stage import Outcome, Resources, Stage, StageParams, set_column, update_metadata
+from winnow.ocr import codes
+from winnow.ocr.containment import ChildFailed, PdfWorker
+from winnow.ocr.document import ExtractOptions
+from winnow.pipeline import schema
+from winnow.pipeline.registry import register_stage
+from winnow.pipeline.stage import Outcome, Resources, Stage, StageParams, set_column, update_metadata
 
 TRUNCATION_TAIL = 8192  # %%EOF must appear this close to the end of a complete PDF
 
@@ -54,6 +54,8 @@ class PdfExtractStage(Stage):
     resources = Resources(cpus=1.0)
     reasons = codes.REASONS
     errors = codes.ERRORS
+    counters_title = "PDF pages by route"
+    accelerator_counters = tuple(codes.route_counter(r) for r in codes.ROUTES if r.startswith("ocr"))
 
     def setup(self) -> None:
         p = self.params

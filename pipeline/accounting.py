@@ -8,8 +8,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline import schema
-from pipeline.stage import ERROR_COLUMN, REASON_COLUMN, Outcome
+from winnow.pipeline import schema
+from winnow.pipeline.stage import ERROR_COLUMN, REASON_COLUMN, Outcome
 
 
 @dataclass

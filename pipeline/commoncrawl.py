@@ -12,7 +12,7 @@ import gzip
 import re
 from dataclasses import dataclass
 
-from pipeline import storage
+from winnow.pipeline import storage
 
 CRAWL_RE = re.compile(r"^CC-MAIN-\d{4}-\d{2}$")
 KINDS = ("warc", "wet", "wat")

@@ -13,8 +13,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.registry import READERS, STAGES
-from pipeline.stage import Stage, StageParams
+from winnow.pipeline.registry import READERS, STAGES
+from winnow.pipeline.stage import Stage, StageParams
 
 TOP_LEVEL_KEYS = ("inputs", "output", "params", "engine", "stages", "description")
 PARAM_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -66,7 +66,7 @@ class PipelineConfig:
 
     def public_dict(self) -> dict[str, Any]:
         """`to_dict` with credentials removed from every path: what stats.json and the report show."""
-        from pipeline.storage import redact
+        from winnow.pipeline.storage import redact
 
         d = self.to_dict()
         d["inputs"] = [{**i, "path": redact(i["path"])} for i in d["inputs"]]
@@ -172,18 +172,18 @@ def _substitute(value: Any, params: dict[str, Any], where: str, builtins: dict[s
 
 def builtin_params(config_dir: str) -> dict[str, Any]:
     def demo_dir() -> str:
-        from pipeline.demo import ensure_demo_corpus
+        from winnow.pipeline.demo import ensure_demo_corpus
 
         return ensure_demo_corpus()
 
-    from pipeline.registry import PARAMS
+    from winnow.pipeline.registry import PARAMS
 
     return {**PARAMS, "demo": demo_dir, "config_dir": config_dir}
 
 
 def _crawl_entry(entry: dict[str, Any], where: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """`{crawl: CC-MAIN-..., kind, segments, max_files, base}` → a path/format entry plus the crawl selection."""
-    from pipeline.commoncrawl import DEFAULT_BASE, CrawlSource
+    from winnow.pipeline.commoncrawl import DEFAULT_BASE, CrawlSource
 
     entry = dict(entry)
     crawl = {k: entry.pop(k) for k in ("crawl", "kind", "segments", "max_files", "base") if k in entry}

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import pyarrow as pa
 
-from pipeline import writers
+from winnow.pipeline import writers
 
 
 @dataclass

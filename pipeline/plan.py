@@ -12,14 +12,14 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline import storage
-from pipeline.config import PipelineConfig
-from pipeline.runner import plan_units, run_pipeline
+from winnow.pipeline import storage
+from winnow.pipeline.config import PipelineConfig
+from winnow.pipeline.runner import plan_units, run_pipeline
 
 # Assumptions that no sample on this machine can measure; each is printed with the estimate.
 RAY_STARTUP_S = 5.0  # PITFALLS.md: ray.init() on a small machine
 GPU_OCR_PAGES_PER_S = 10.0  # assumed VLM OCR throughput on one modern GPU (not measured here: no GPU)
-SIGNATURE_OVERHEAD_BYTES = 48  # per document in the dedup index: id, bucket keys, union-find entry
+EXACT_INDEX_BYTES = 64  # per document in an exact-dedup index (a 128-bit hash and its bookkeeping)
 
 
 @dataclass
@@ -35,16 +35,9 @@ def _file_size(path: str) -> int:
     return int(fs.get_file_info(inner).size or 0)
 
 
-def _dedup_signature_bytes(config: PipelineConfig) -> int | None:
-    """Bytes per document the largest dedup index holds, from the dedup stages' parameters."""
-    sizes = []
-    for spec in config.stages:
-        if "dedup" not in spec.name:
-            continue
-        p = spec.params.model_dump()
-        perms = p.get("num_perm") or ((p.get("bands") or 0) * (p.get("rows") or 0)) or None
-        # MinHash: one 64-bit value per permutation; exact/URL dedup: one 128-bit hash per document.
-        sizes.append((int(perms) * 8 if perms else 16) + SIGNATURE_OVERHEAD_BYTES)
+def _index_bytes_per_document(config: PipelineConfig) -> int | None:
+    """Bytes per document the largest in-memory index holds, as the stages declare it (dedup signatures)."""
+    sizes = [b for spec in config.stages if (b := spec.build().index_bytes_per_document())]
     return max(sizes) if sizes else None
 
 
@@ -90,10 +83,11 @@ def estimate(config: PipelineConfig, sample_bytes: int = 50_000_000, cores: int 
                            "cpu_seconds": round(secs, 3)})
     records = stats["stages"][0]["in"] * scale
     kept = stats["documents"] * scale
-    ocr_pages = sum(v for s in stats["stages"] for k, v in s.get("counters", {}).items()
-                    if k.startswith("pdf_pages_") and "ocr" in k) * scale
-    ocr_cpu_seconds = sum(s["seconds"] for s in stats["stages"] if s["name"].startswith("pdf")) * scale
-    sig = _dedup_signature_bytes(config)
+    # Work a GPU could take (OCR'd pages): the counters and seconds of the stages that declare such counters.
+    accel = [s for s in stats["stages"] if s.get("describes", {}).get("accelerator_counters")]
+    ocr_pages = sum(s.get("counters", {}).get(k, 0) for s in accel for k in s["describes"]["accelerator_counters"]) * scale
+    ocr_cpu_seconds = sum(s["seconds"] for s in accel) * scale
+    sig = _index_bytes_per_document(config)
     workers = min(cores, len(units)) or 1
     wall = RAY_STARTUP_S + cpu_seconds / workers
     out = {
@@ -142,7 +136,7 @@ def snapshot_estimate(plan: dict[str, Any], nodes: int, cores_per_node: int, mem
     kept = pages * plan["ratios"]["kept_per_document"]
     core_seconds = records / rate
     cores = nodes * cores_per_node
-    sig = plan["assumptions"]["signature_bytes_per_doc"] or (16 + SIGNATURE_OVERHEAD_BYTES)
+    sig = plan["assumptions"]["signature_bytes_per_doc"] or EXACT_INDEX_BYTES
     dedup_bytes = kept * sig
     per_doc_out = plan["output"]["parquet_bytes_per_kept_doc"] or 0
     in_flight_bytes = 2 * cores_per_node * CC_SNAPSHOT["bytes_per_warc"]  # 2 units per core, one WARC each

@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline import schema, storage, writers
+from winnow.pipeline import schema, storage, writers
 
 MAX_ROWS = 200_000  # rows read for distributions; a crawl-sized run is summarised from a sample of files
 SAMPLES_PER_REASON = 2
@@ -153,23 +153,20 @@ def build_report(output: str, stats: dict[str, Any]) -> str:
                 plots.append(histogram(f"{c} (kept documents)", vals))
         if plots:
             sections.append("<h2 id='scores'>Score distributions</h2>" + "".join(plots))
-        size_col = next((c for c in ("dup_cluster_size",) if c in docs.column_names), None)
-        if size_col or "dup_cluster" in docs.column_names:
-            if size_col:
-                sizes = [v for v in docs[size_col].to_pylist() if v]
-            else:
-                sizes = [n for k, n in Counter(docs["dup_cluster"].to_pylist()).items() if k is not None]
-            if sizes:
-                sections.append(f"<h2 id='dedup'>Duplicate clusters</h2>{histogram('cluster size', sizes, log=True)}")
+        for s in stats["stages"]:  # stages that group duplicates name the column that says which cluster
+            column = s.get("describes", {}).get("cluster_column")
+            if column in docs.column_names:
+                sizes = [n for k, n in Counter(docs[column].to_pylist()).items() if k is not None]
+                if sizes:
+                    sections.append(f"<h2 id='clusters-{html.escape(s['name'])}'>Duplicate clusters ({html.escape(s['name'])})</h2>"
+                                    f"{histogram('cluster size', sizes, log=True)}")
 
-    routing = Counter()
-    for s in stats["stages"]:
-        for k, v in s.get("counters", {}).items():
-            if k.startswith("pdf_pages_") or "route" in k:
-                routing[k] += v
-    if routing:
-        data = {k: (v, 0) for k, v in routing.items()}
-        sections.append(f"<h2 id='ocr'>PDF page routing</h2>{bar_chart('pages by route', data, ('pages', ''))}")
+    for s in stats["stages"]:  # stages that declare a counters chart (e.g. PDF page routing) get one
+        title = s.get("describes", {}).get("counters_title")
+        if title and s.get("counters"):
+            data = {k: (v, 0) for k, v in s["counters"].items()}
+            sections.append(f"<h2 id='counters-{html.escape(s['name'])}'>{html.escape(title)}</h2>"
+                            f"{bar_chart(title, data, ('count', ''))}")
 
     times = {s["name"]: (round(s["seconds"] + s.get("fit_seconds", 0), 3), 0) for s in stats["stages"]}
     sections.append(f"<h2 id='time'>Time per stage (seconds, summed over workers)</h2>{bar_chart('seconds', times, ('seconds', ''))}")

@@ -9,15 +9,15 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from pipeline import storage, writers
-from pipeline.accounting import check_funnel, merge_counts
-from pipeline.config import PipelineConfig
-from pipeline.corpus import Corpus
-from pipeline.executors import make_executor
-from pipeline.readers.base import READ_STAGE, detect_format
-from pipeline.registry import READERS, STAGES
-from pipeline.stage import GlobalStage
-from pipeline.units import Layout, Segment, Unit, plan_segments, run_unit
+from winnow.pipeline import storage, writers
+from winnow.pipeline.accounting import check_funnel, merge_counts
+from winnow.pipeline.config import PipelineConfig
+from winnow.pipeline.corpus import Corpus
+from winnow.pipeline.executors import make_executor
+from winnow.pipeline.readers.base import READ_STAGE, detect_format
+from winnow.pipeline.registry import READERS, STAGES
+from winnow.pipeline.stage import GlobalStage
+from winnow.pipeline.units import Layout, Segment, Unit, plan_segments, run_unit
 
 log = logging.getLogger("winnow")
 
@@ -54,7 +54,7 @@ def plan_units(config: PipelineConfig) -> list[Unit]:
     seen: set[str] = set()
     for spec in config.inputs:
         if spec.crawl:
-            from pipeline.commoncrawl import CrawlSource, list_files
+            from winnow.pipeline.commoncrawl import CrawlSource, list_files
 
             source = CrawlSource(**{**spec.crawl, "segments": tuple(spec.crawl.get("segments") or ())})
             try:
@@ -250,9 +250,12 @@ def _finish(config, layout: Layout, segments, units, per_segment_results, wall: 
             marker = storage.join(layout.fit_dir(seg.index), "_SUCCESS")
             if storage.exists(marker):
                 fit_seconds[seg.global_stage] = json.loads(storage.read_bytes(marker)).get("seconds", 0.0)
+    described = {spec.name: spec.build().describe() for spec in config.stages}
     stage_dicts = []
     for s in funnel:
         d = s.to_dict()
+        if described.get(s.name):
+            d["describes"] = described[s.name]
         if s.name in fit_seconds:
             d["fit_seconds"] = round(fit_seconds[s.name], 4)
         stage_dicts.append(d)
@@ -277,7 +280,7 @@ def _finish(config, layout: Layout, segments, units, per_segment_results, wall: 
     }
     storage.write_atomic(storage.join(config.output, "stats.json"), json.dumps(stats, indent=1, default=str).encode())
     try:
-        from pipeline.report import write_report
+        from winnow.pipeline.report import write_report
 
         write_report(config.output, stats)
     except Exception as exc:  # the report is a view of the stats; never fail a finished run over it

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Iterator, Sequence
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
-from pipeline import schema
+from winnow.pipeline import schema
 
 REASON_COLUMN = "_winnow_reason"
 ERROR_COLUMN = "_winnow_error"
@@ -104,6 +104,11 @@ class Stage:
     adds_columns: ClassVar[dict[str, pa.DataType]] = {}
     # Drop reasons the stage can emit (documentation and tests; the runner counts whatever it gets).
     reasons: ClassVar[tuple[str, ...]] = ()
+    # What `winnow plan` and report.html need to know, declared by the stage (the engine never
+    # recognises a stage by its name): see describe().
+    counters_title: ClassVar[str | None] = None  # report.html charts the stage's counters under this title
+    accelerator_counters: ClassVar[tuple[str, ...]] = ()  # counters of GPU-able work (OCR'd pages) for plan
+    cluster_column: ClassVar[str | None] = None  # a column naming each kept row's duplicate cluster
 
     def __init__(self, params: StageParams | None = None, **kwargs: Any):
         self.params = params if params is not None else self.Params(**kwargs)
@@ -114,6 +119,20 @@ class Stage:
         """The columns this stage adds (as configured) and their types. Rows outside the stage's domains
         (only_domains / skip_domains) get them as nulls, so later stages and the output see one schema."""
         return dict(self.adds_columns)
+    def index_bytes_per_document(self) -> int | None:
+        """Bytes per document an in-memory index of this stage holds (dedup); plan sizes memory from it."""
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """The stage's self-description, kept beside its funnel entry in stats.json (empty values left out)."""
+        d = {
+            "counters_title": self.counters_title,
+            "accelerator_counters": list(self.accelerator_counters),
+            "cluster_column": self.cluster_column,
+            "index_bytes_per_document": self.index_bytes_per_document(),
+        }
+        return {k: v for k, v in d.items() if v}
+
     def setup(self) -> None:
         """Load models and build indexes. Called once per worker before the first batch."""
 

@@ -116,7 +116,7 @@ def expand(patterns: list[str]) -> list[str]:
 def open_input(path: str) -> BinaryIO:
     """Open a file for binary reading, wherever it lives. Decompression is the reader's choice."""
     if path.startswith(("http://", "https://")):
-        from pipeline.http_file import open_url
+        from winnow.pipeline.http_file import open_url
 
         return open_url(path)
     if is_remote(path):

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.tokens.documents import document_batches, document_files, inputs_hash, read_texts
+from winnow.pipeline.tokens.documents import document_batches, document_files, inputs_hash, read_texts
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class Tokenizer:
         self.num_threads = os.cpu_count() or 1  # tiktoken's batch threads; tokenizers follows RAYON_NUM_THREADS
         self._fast = None
         if fast:
-            from pipeline.tokens.tiktoken_bpe import fast_encoder
+            from winnow.pipeline.tokens.tiktoken_bpe import fast_encoder
 
             self._fast = fast_encoder(json.loads(data))
 

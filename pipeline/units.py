@@ -15,12 +15,12 @@ from typing import Any, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import schema, storage, writers
-from pipeline.accounting import StageCount
-from pipeline.config import PipelineConfig, config_from_dict
-from pipeline.readers.base import READ_STAGE, detect_format
-from pipeline.registry import READERS, load_plugins
-from pipeline.stage import (
+from winnow.pipeline import schema, storage, writers
+from winnow.pipeline.accounting import StageCount
+from winnow.pipeline.config import PipelineConfig, config_from_dict
+from winnow.pipeline.readers.base import READ_STAGE, detect_format
+from winnow.pipeline.registry import READERS
+from winnow.pipeline.stage import (
     DETAIL_COLUMN,
     ERROR_COLUMN,
     REASON_COLUMN,
@@ -74,7 +74,7 @@ def plan_segments(config: PipelineConfig) -> list[Segment]:
 
 
 def _stage_class(name: str) -> type[Stage]:
-    from pipeline.registry import STAGES
+    from winnow.pipeline.registry import STAGES
 
     return STAGES[name]
 
@@ -111,7 +111,6 @@ def _pipeline(config_dict: dict[str, Any]) -> tuple[PipelineConfig, dict[str, St
     """Stages built once per worker process and reused by every unit it runs (models load once)."""
     key = json.dumps(config_dict, sort_keys=True, default=str)
     if key not in _PIPELINE_CACHE:
-        load_plugins()
         config = config_from_dict(config_dict)
         _PIPELINE_CACHE.clear()  # one pipeline per worker at a time; frees the previous run's models
         _PIPELINE_CACHE[key] = (config, {s.name: s.build() for s in config.stages})

@@ -7,7 +7,7 @@ import io
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import schema, storage
+from winnow.pipeline import schema, storage
 
 # Fixed writer options: reruns must produce byte-identical files, and pandas, DuckDB and
 # Hugging Face datasets all read zstd Parquet with these settings.

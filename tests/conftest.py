@@ -39,10 +39,3 @@ def ray_session():
                  log_to_driver=False)
     yield ray
     ray.shutdown()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _plugins():
-    from pipeline.registry import load_plugins
-
-    load_plugins()

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from filters.dedup.signatures import shingle_hashes, tokenize, word_hashes
+from winnow.filters.dedup.signatures import shingle_hashes, tokenize, word_hashes
 
 BOILERPLATE_HEAD = "Home | News | Sport | Weather | About us | Contact | Subscribe to our newsletter | Sign in"
 BOILERPLATE_FOOT = "We use cookies to improve your experience. By continuing you accept our privacy policy. © 2024"

@@ -20,11 +20,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import schema, storage, writers
+from winnow.pipeline import schema, storage, writers
 
 # Columns of the group files (input of the survivor step) and of the per-unit member files.
 GROUP, UNIT, SCORE = "group", "unit", "score"
 CLUSTER, SIZE, KEEP = "cluster", "size", "keep"
+
+# Per document in a dedup index besides its hash or signature: id, bucket keys, union-find entry (for plan).
+INDEX_OVERHEAD_BYTES = 48
 
 _SPACE = re.compile(r"\s+")
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

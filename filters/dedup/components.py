@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from filters.dedup.common import partition_of, peak_rss_mb, read_dir, split_rows
-from pipeline import storage, writers
+from winnow.filters.dedup.common import partition_of, peak_rss_mb, read_dir, split_rows
+from winnow.pipeline import storage, writers
 
 MAX_ROUNDS = 200  # a safeguard; dedup graphs converge in well under 20
 

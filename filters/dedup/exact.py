@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 import numpy as np
 import pyarrow as pa
 
-from filters.dedup.common import (
+from winnow.filters.dedup.common import (
+    INDEX_OVERHEAD_BYTES,
     GROUP,
     SCORE,
     UNIT,
@@ -26,10 +27,10 @@ from filters.dedup.common import (
     split_rows,
     survivor_task,
 )
-from pipeline import schema, storage, writers
-from pipeline.corpus import Corpus
-from pipeline.registry import register_stage
-from pipeline.stage import GlobalStage, Outcome, StageParams, set_column
+from winnow.pipeline import schema, storage, writers
+from winnow.pipeline.corpus import Corpus
+from winnow.pipeline.registry import register_stage
+from winnow.pipeline.stage import GlobalStage, Outcome, StageParams, set_column
 
 BYTES_PER_GROUP_ROW = 80  # group hash, 24-character id, unit key, score, Arrow overhead
 
@@ -113,6 +114,9 @@ class KeyDedupStage(GlobalStage):
     def __init__(self, params=None, **kwargs):
         super().__init__(params, **kwargs)
         self._members = MemberIndex()
+
+    def index_bytes_per_document(self) -> int:
+        return 16 + INDEX_OVERHEAD_BYTES  # one 128-bit key hash per document
 
     def fit(self, corpus: Corpus) -> None:
         assert self.state_dir is not None

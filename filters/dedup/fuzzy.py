@@ -20,7 +20,8 @@ import numpy as np
 import pyarrow as pa
 from pydantic import model_validator
 
-from filters.dedup.common import (
+from winnow.filters.dedup.common import (
+    INDEX_OVERHEAD_BYTES,
     GROUP,
     SCORE,
     UNIT,
@@ -36,12 +37,12 @@ from filters.dedup.common import (
     survivor_task,
     unit_index,
 )
-from filters.dedup.components import connected_components, unique_pairs, write_edges
-from filters.dedup.signatures import band_keys, text_signatures
-from pipeline import schema, storage, writers
-from pipeline.corpus import Corpus
-from pipeline.registry import register_stage
-from pipeline.stage import GlobalStage, Outcome, StageParams, set_column
+from winnow.filters.dedup.components import connected_components, unique_pairs, write_edges
+from winnow.filters.dedup.signatures import band_keys, text_signatures
+from winnow.pipeline import schema, storage, writers
+from winnow.pipeline.corpus import Corpus
+from winnow.pipeline.registry import register_stage
+from winnow.pipeline.stage import GlobalStage, Outcome, StageParams, set_column
 
 OK, TOO_SHORT, TRUNCATED = 0, 1, 2
 DUP_CLUSTER = "dup_cluster"
@@ -211,12 +212,16 @@ class MinhashDedupStage(GlobalStage):
     Params = MinhashDedupParams
     adds_columns = {DUP_CLUSTER: pa.string()}
     reasons = ("minhash_dedup_duplicate", "minhash_dedup_too_short")
+    cluster_column = DUP_CLUSTER
 
     def __init__(self, params=None, **kwargs):
         super().__init__(params, **kwargs)
         self._members = MemberIndex()
         self._status: tuple[str | None, dict[str, int]] = (None, {})
         self._reported: set[str] = set()
+
+    def index_bytes_per_document(self) -> int:
+        return self.params.num_perm * 8 + INDEX_OVERHEAD_BYTES  # one 64-bit value per permutation
 
     def fit(self, corpus: Corpus) -> None:
         assert self.state_dir is not None

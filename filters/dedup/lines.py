@@ -15,7 +15,8 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from filters.dedup.common import (
+from winnow.filters.dedup.common import (
+    INDEX_OVERHEAD_BYTES,
     Budget,
     SpillWriter,
     hash64,
@@ -25,10 +26,10 @@ from filters.dedup.common import (
     peak_rss_mb,
     read_dir,
 )
-from pipeline import schema, storage, writers
-from pipeline.corpus import Corpus
-from pipeline.registry import register_stage
-from pipeline.stage import GlobalStage, Outcome, StageParams, set_column
+from winnow.pipeline import schema, storage, writers
+from winnow.pipeline.corpus import Corpus
+from winnow.pipeline.registry import register_stage
+from winnow.pipeline.stage import GlobalStage, Outcome, StageParams, set_column
 
 _PARAGRAPH = re.compile(r"\n\s*\n")
 
@@ -95,6 +96,9 @@ class LineDedupStage(GlobalStage):
     def __init__(self, params=None, **kwargs):
         super().__init__(params, **kwargs)
         self._repeated: np.ndarray | None = None
+
+    def index_bytes_per_document(self) -> int:
+        return 16 + INDEX_OVERHEAD_BYTES  # the repeated-line hashes; documents themselves are not indexed
 
     def fit(self, corpus: Corpus) -> None:
         assert self.state_dir is not None

@@ -13,7 +13,7 @@ from itertools import chain
 import numpy as np
 import rensa
 
-from filters.dedup.common import mix64
+from winnow.filters.dedup.common import mix64
 
 # Scripts written without spaces (Han, kana) count one character as one word, so a Chinese page is not
 # a single giant token; everything else splits on non-word characters.

@@ -4,21 +4,13 @@ Run as a script by `filters.extract.isolation.IsolatedExtractor`, so a page that
 costs that page only: the parent kills this process at the deadline and starts another.
 """
 
-import os
 import pickle
 import struct
 import sys
-import types
 
 
 def _serve() -> None:
-    # Import the extractors without running filters/__init__.py (which imports every stage of the project).
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    sys.path.insert(0, root)
-    pkg = types.ModuleType("filters")
-    pkg.__path__ = [os.path.join(root, "filters")]
-    sys.modules["filters"] = pkg
-    from filters.extract.extractors import extract
+    from winnow.filters.extract.extractors import extract
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:

@@ -11,7 +11,7 @@ import re
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
-from filters.extract.lines import LineModel
+from winnow.filters.extract.lines import LineModel
 
 EXTRACTORS = ("auto", "resiliparse", "trafilatura")
 ROUTE_BELOW_CHARS = 200  # auto: when less text than this survives, trafilatura decides instead

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_worker.py")
+WORKER = "winnow.filters.extract._worker"
 
 
 class ExtractTimeout(Exception):
@@ -35,7 +35,7 @@ class IsolatedExtractor:
 
     def _start(self) -> subprocess.Popen:
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-        return subprocess.Popen([sys.executable, WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        return subprocess.Popen([sys.executable, "-m", WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
 
     def _read_exact(self, n: int, deadline: float) -> bytes:
         assert self.proc is not None and self.proc.stdout is not None

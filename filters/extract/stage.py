@@ -7,11 +7,11 @@ from typing import Literal
 
 import pyarrow as pa
 
-from filters.extract.extractors import decode_html, extract
-from filters.extract.isolation import ExtractCrash, ExtractTimeout, IsolatedExtractor
-from pipeline import schema
-from pipeline.registry import register_stage
-from pipeline.stage import Outcome, Stage, StageParams, set_column, update_metadata
+from winnow.filters.extract.extractors import decode_html, extract
+from winnow.filters.extract.isolation import ExtractCrash, ExtractTimeout, IsolatedExtractor
+from winnow.pipeline import schema
+from winnow.pipeline.registry import register_stage
+from winnow.pipeline.stage import Outcome, Stage, StageParams, set_column, update_metadata
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 

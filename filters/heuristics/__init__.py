@@ -1,13 +1,13 @@
 """Gopher, C4 and FineWeb heuristic filters: datatrove's rules with spaCy's words computed once per chunk and shared."""
 
-from filters.heuristics.stages import (
+from winnow.filters.heuristics.stages import (
     C4QualityStage,
     DatatroveFilterStage,
     FineWebQualityStage,
     GopherQualityStage,
     GopherRepetitionStage,
 )
-from filters.heuristics.words import ChunkWords, SharedWordTokenizer, tokenizer_for
+from winnow.filters.heuristics.words import ChunkWords, SharedWordTokenizer, tokenizer_for
 
 __all__ = [
     "C4QualityStage",

@@ -11,11 +11,11 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from pydantic import Field
 
-from filters.heuristics.rules import FastC4QualityFilter, FastGopherQualityFilter, FastGopherRepetitionFilter
-from filters.heuristics.words import tokenizer_for
-from pipeline import schema
-from pipeline.registry import register_stage
-from pipeline.stage import Outcome, Stage, StageParams, error_code, error_detail, set_column
+from winnow.filters.heuristics.rules import FastC4QualityFilter, FastGopherQualityFilter, FastGopherRepetitionFilter
+from winnow.filters.heuristics.words import tokenizer_for
+from winnow.pipeline import schema
+from winnow.pipeline.registry import register_stage
+from winnow.pipeline.stage import Outcome, Stage, StageParams, error_code, error_detail, set_column
 
 
 class HeuristicParams(StageParams):

@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from pipeline import storage, writers
-from pipeline.registry import register_stage
-from pipeline.stage import GlobalStage, Outcome, Stage, StageParams
+from winnow.pipeline import storage, writers
+from winnow.pipeline.registry import register_stage
+from winnow.pipeline.stage import GlobalStage, Outcome, Stage, StageParams
 
 STATE_FILE = "threshold.json"
 

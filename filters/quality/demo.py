@@ -7,9 +7,9 @@ import json
 import os
 import tempfile
 
-from filters.quality import model as qm
-from filters.quality.train import TrainConfig, train_classifier
-from pipeline.registry import register_param
+from winnow.filters.quality import model as qm
+from winnow.filters.quality.train import TrainConfig, train_classifier
+from winnow.pipeline.registry import register_param
 
 DEMO_MODEL_NAME = "fasttext_quality_v1"
 # Tiny on purpose: a few hundred documents, trained in about a second, a model of a few MB.
@@ -44,7 +44,7 @@ def ensure_demo_classifier(demo_dir: str | None = None, output_dir: str | None =
     negatives: its other web pages (blogs, news, keyword spam, domain `web`).
     """
     if demo_dir is None:
-        from pipeline.demo import ensure_demo_corpus
+        from winnow.pipeline.demo import ensure_demo_corpus
 
         demo_dir = ensure_demo_corpus()
     out = output_dir or os.path.join(demo_dir, "models", f"{DEMO_MODEL_NAME}-{DEMO_RECIPE}")
@@ -70,7 +70,7 @@ def ensure_demo_classifier(demo_dir: str | None = None, output_dir: str | None =
         "positive": [f"{demo_dir}/jsonl/web.jsonl.gz (domain wiki)", f"{demo_dir}/jsonl/reports.jsonl.gz"],
         "negative": [f"{demo_dir}/jsonl/web.jsonl.gz (domain web)"],
     }
-    from pipeline import storage
+    from winnow.pipeline import storage
 
     storage.write_atomic(os.path.join(out, qm.CARD_FILE), json.dumps(card, indent=1).encode())
     return out

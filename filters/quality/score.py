@@ -7,11 +7,11 @@ from typing import Any
 import pyarrow as pa
 from pydantic import field_validator
 
-from filters.quality import model as qm
-from filters.quality.train import NAME_RE
-from pipeline import schema
-from pipeline.registry import register_stage
-from pipeline.stage import Outcome, Resources, Stage, StageParams, set_column
+from winnow.filters.quality import model as qm
+from winnow.filters.quality.train import NAME_RE
+from winnow.pipeline import schema
+from winnow.pipeline.registry import register_stage
+from winnow.pipeline.stage import Outcome, Resources, Stage, StageParams, set_column
 
 EMPTY_COUNTER = "quality_score_empty"
 INVALID_UTF8 = "quality_score_invalid_utf8"

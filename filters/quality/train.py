@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from filters.quality import model as qm
-from pipeline import schema, storage
+from winnow.filters.quality import model as qm
+from winnow.pipeline import schema, storage
 
 log = logging.getLogger("winnow.quality")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*_v[0-9]+$")
@@ -84,7 +84,7 @@ def _key(seed: int, salt: str, doc_id: str) -> str:
 def input_files(paths: list[str]) -> list[str]:
     """Files behind the given paths. A run's output folder means its documents/; inside folders, files of no
     readable format (stats.json, markers) are skipped, while a named file of no readable format is an error."""
-    from pipeline.readers import detect_format
+    from winnow.pipeline.readers import detect_format
 
     files: list[str] = []
     for path in paths:
@@ -106,8 +106,8 @@ def input_files(paths: list[str]) -> list[str]:
 
 def read_class(paths: list[str], config: TrainConfig, salt: str) -> ClassSample:
     """Stream every document of one class, keeping the `max_docs_per_class` with the smallest hash keys."""
-    from pipeline.readers import detect_format
-    from pipeline.registry import READERS
+    from winnow.pipeline.readers import detect_format
+    from winnow.pipeline.registry import READERS
 
     out = ClassSample(sources=list(paths), files=input_files(paths))
     heap: list[tuple[str, str]] = []  # (inverted key, text): the root is the largest key kept

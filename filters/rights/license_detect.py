@@ -7,12 +7,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from filters.rights import names
-from filters.rights.cc import license_from_name, license_from_url, most_restrictive
-from filters.rights.html import is_html, json_ld_licenses, page_signals
-from pipeline import schema
-from pipeline.registry import register_stage
-from pipeline.stage import Outcome, Stage, StageParams, error_code, error_detail, set_column
+from winnow.filters.rights import names
+from winnow.filters.rights.cc import license_from_name, license_from_url, most_restrictive
+from winnow.filters.rights.html import is_html, json_ld_licenses, page_signals
+from winnow.pipeline import schema
+from winnow.pipeline.registry import register_stage
+from winnow.pipeline.stage import Outcome, Stage, StageParams, error_code, error_detail, set_column
 
 # Meta tags whose content states a licence (Dublin Core and its variants, plain "license"/"rights").
 LICENSE_METAS = frozenset(

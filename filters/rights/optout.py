@@ -8,13 +8,13 @@ from typing import Any
 import pyarrow as pa
 from pydantic import Field
 
-from filters.rights import names
-from filters.rights.html import is_html, page_signals
-from filters.rights.robots import DEFAULT_MAX_BYTES, host_of, path_of
-from filters.rights.sources import RightsSources, tdmrep_location_matches
-from pipeline import schema
-from pipeline.registry import register_stage
-from pipeline.stage import Outcome, Stage, StageParams, error_code, error_detail, set_column
+from winnow.filters.rights import names
+from winnow.filters.rights.html import is_html, page_signals
+from winnow.filters.rights.robots import DEFAULT_MAX_BYTES, host_of, path_of
+from winnow.filters.rights.sources import RightsSources, tdmrep_location_matches
+from winnow.pipeline import schema
+from winnow.pipeline.registry import register_stage
+from winnow.pipeline.stage import Outcome, Stage, StageParams, error_code, error_detail, set_column
 
 # Crawlers that collect training data for AI models, as named in robots.txt files in the wild.
 DEFAULT_AGENTS = (

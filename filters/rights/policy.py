@@ -8,10 +8,10 @@ from typing import Literal
 import pyarrow as pa
 from pydantic import Field
 
-from filters.rights import names
-from pipeline import schema
-from pipeline.registry import register_stage
-from pipeline.stage import Outcome, Stage, StageParams, set_column
+from winnow.filters.rights import names
+from winnow.pipeline import schema
+from winnow.pipeline.registry import register_stage
+from winnow.pipeline.stage import Outcome, Stage, StageParams, set_column
 
 # Licences whose terms allow training and redistribution of derived text: public domain, CC0, BY and BY-SA.
 DEFAULT_ALLOWED = ["pdm", "cc-pddc", "cc0*", "cc-by", "cc-by-[0-9]*", "cc-by-sa", "cc-by-sa-*"]

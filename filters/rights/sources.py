@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from filters.rights.robots import DEFAULT_MAX_BYTES, RobotsTxt, host_of
-from pipeline import storage
+from winnow.filters.rights.robots import DEFAULT_MAX_BYTES, RobotsTxt, host_of
+from winnow.pipeline import storage
 
 log = logging.getLogger("winnow")
 

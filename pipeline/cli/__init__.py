@@ -13,13 +13,14 @@ app = typer.Typer(
 )
 
 # Each module adds its commands to `app`. Only commands that work are registered.
-from pipeline.cli import run as _run  # noqa: E402,F401
-from pipeline.cli import inspect as _inspect  # noqa: E402,F401
-from pipeline.cli import plan as _plan  # noqa: E402,F401
-from pipeline.cli import mix as _mix  # noqa: E402,F401
-from pipeline.cli import export as _export  # noqa: E402,F401
-from pipeline.cli import train_tokenizer as _train_tokenizer  # noqa: E402,F401
-from pipeline.cli import train_classifier as _train_classifier  # noqa: E402,F401
+from winnow.pipeline.cli import run as _run  # noqa: E402,F401
+from winnow.pipeline.cli import inspect as _inspect  # noqa: E402,F401
+from winnow.pipeline.cli import plan as _plan  # noqa: E402,F401
+from winnow.pipeline.cli import mix as _mix  # noqa: E402,F401
+from winnow.pipeline.cli import export as _export  # noqa: E402,F401
+from winnow.pipeline.cli import train_tokenizer as _train_tokenizer  # noqa: E402,F401
+from winnow.pipeline.cli import train_classifier as _train_classifier  # noqa: E402,F401
+from winnow.pipeline.cli import recipes as _recipes  # noqa: E402,F401
 
 
 def main() -> None:

@@ -1,3 +1,3 @@
-from pipeline.cli import main
+from winnow.pipeline.cli import main
 
 main()

@@ -13,6 +13,16 @@ console = Console(stderr=False, width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True)
 
 
+def config_path(arg: str | None, default: str) -> str:
+    """A config argument (a file, or a bundled recipe's name; None: the `default` recipe) → a file path."""
+    from winnow.pipeline import recipes
+
+    try:
+        return recipes.resolve(arg or default)
+    except recipes.RecipeError as exc:
+        fail(str(exc))
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     sys.exit(code)

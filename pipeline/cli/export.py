@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Optional
 
 import typer
 
-from pipeline.cli import app
-from pipeline.cli.common import console, fail
-
-EXPORT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "export.yaml"
+from winnow.pipeline.cli import app
+from winnow.pipeline.cli.common import config_path, console, fail
 
 
 @app.command()
 def export(
     config: Optional[str] = typer.Argument(
-        None, help="Export YAML; default: configs/export.yaml (the demo's output)."
+        None, help="Export YAML or a bundled recipe's name; default: the `export` recipe (the demo's output)."
     ),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Output directory (overrides the config)."),
     set_: list[str] = typer.Option([], "--set", help="Override a config param: NAME=VALUE; repeatable."),
@@ -27,11 +24,11 @@ def export(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Export Megatron (.bin/.idx) and numpy token shards mixed by weights.yaml, plus manifest.json."""
-    from pipeline.config import ConfigError, parse_set
-    from pipeline.export import ExportError, load_export_config, run_export
+    from winnow.pipeline.config import ConfigError, parse_set
+    from winnow.pipeline.export import ExportError, load_export_config, run_export
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    path = config or str(EXPORT_CONFIG)
+    path = config_path(config, "export")
     try:
         cfg = load_export_config(path, output=output, overrides=parse_set(set_))
         manifest = run_export(cfg, overwrite=overwrite, say=(lambda m: None) if quiet else console.print)

@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from pipeline.cli import app
-from pipeline.cli.common import console, fail
+from winnow.pipeline.cli import app
+from winnow.pipeline.cli.common import console, fail
 
 
 @app.command()
@@ -20,8 +20,8 @@ def inspect(
     chars: int = typer.Option(300, "--chars", help="Characters of text to show per document."),
 ) -> None:
     """Show the funnel and sample documents: kept by default, dropped/failed with --stage/--reason."""
-    from pipeline import storage, writers
-    from pipeline.cli.common import funnel_table
+    from winnow.pipeline import storage, writers
+    from winnow.pipeline.cli.common import funnel_table
 
     stats_path = storage.join(out, "stats.json")
     if not storage.exists(stats_path):

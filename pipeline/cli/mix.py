@@ -6,28 +6,29 @@ import logging
 
 import typer
 
-from pipeline.cli import app
-from pipeline.cli.common import console, fail
+from winnow.pipeline.cli import app
+from winnow.pipeline.cli.common import config_path, console, fail
 
 
 @app.command()
 def mix(
-    config: str = typer.Argument(..., help="Mixing YAML (see configs/mixing.yaml)."),
+    config: str | None = typer.Argument(None, help="Mixing YAML or a bundled recipe's name; default: the `mixing` recipe (the demo)."),
     output: str | None = typer.Option(None, "--output", "-o", help="Output directory (overrides the config)."),
     set_: list[str] = typer.Option([], "--set", help="Override a config key: a.b=VALUE (e.g. swarm.num_mixtures=8)."),
     executor: str | None = typer.Option(None, "--executor", help="ray (default) or local (in-process)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Fit mixture weights for a run's domains; writes OUTPUT/weights.yaml, report.json and plots."""
-    from mixing.config import load_mix_config
-    from mixing.data import MixInputError
-    from mixing.job import run_mix
-    from mixing.simplex import BoundsError
-    from pipeline.config import ConfigError
-    from pipeline.storage import InputError
-    from pipeline.tokenize import TokenizerError
+    from winnow.mixing.config import load_mix_config
+    from winnow.mixing.data import MixInputError
+    from winnow.mixing.job import run_mix
+    from winnow.mixing.simplex import BoundsError
+    from winnow.pipeline.config import ConfigError
+    from winnow.pipeline.storage import InputError
+    from winnow.pipeline.tokenize import TokenizerError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    config = config_path(config, "mixing")
     try:
         overrides = dict(_split(s) for s in set_)
         if executor:
@@ -53,7 +54,7 @@ def mix(
 def _split(item: str) -> tuple[str, object]:
     import yaml
 
-    from pipeline.config import ConfigError
+    from winnow.pipeline.config import ConfigError
 
     if "=" not in item:
         raise ConfigError(f"--set {item!r}: expected KEY=VALUE")

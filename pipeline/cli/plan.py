@@ -8,13 +8,13 @@ from typing import Optional
 
 import typer
 
-from pipeline.cli import app
-from pipeline.cli.common import console, fail
+from winnow.pipeline.cli import app
+from winnow.pipeline.cli.common import config_path, console, fail
 
 
 @app.command()
 def plan(
-    config: str = typer.Argument(..., help="Pipeline YAML."),
+    config: str = typer.Argument(..., help="Pipeline YAML or a bundled recipe's name."),
     input: list[str] = typer.Option([], "--input", "-i", help="Input path or glob; repeatable."),
     set_: list[str] = typer.Option([], "--set", help="Override a config param: NAME=VALUE."),
     cores: int = typer.Option(2, "--cores", help="Cores the real run will have."),
@@ -27,13 +27,12 @@ def plan(
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Estimate documents, bytes, time per stage, dedup memory and OCR cost before running."""
-    from pipeline.config import ConfigError, load_config, parse_set
-    from pipeline.plan import Prices, estimate, snapshot_estimate
-    from pipeline.registry import load_plugins
-    from pipeline.storage import InputError
+    from winnow.pipeline.config import ConfigError, load_config, parse_set
+    from winnow.pipeline.plan import Prices, estimate, snapshot_estimate
+    from winnow.pipeline.storage import InputError
 
     logging.basicConfig(level=logging.WARNING)
-    load_plugins()
+    config = config_path(config, "demo")
     try:
         cfg = load_config(config, inputs=input or None, output="/nonexistent-plan-output", overrides=parse_set(set_))
         prices = Prices(core_hour_usd, gpu_hour_usd)

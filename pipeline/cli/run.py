@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import logging
-import os
-from pathlib import Path
 from typing import Optional
 
 import typer
 
-from pipeline.cli import app
-from pipeline.cli.common import console, fail, funnel_table
-
-DEMO_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
+from winnow.pipeline.cli import app
+from winnow.pipeline.cli.common import config_path, console, fail, funnel_table
 
 
 @app.command()
 def run(
-    config: Optional[str] = typer.Argument(None, help="Pipeline YAML; default: configs/demo.yaml on the demo corpus."),
+    config: Optional[str] = typer.Argument(None, help="Pipeline YAML or a bundled recipe's name (`winnow recipes`); default: the demo."),
     input: list[str] = typer.Option([], "--input", "-i", help="Input path or glob (local, s3://, https://); repeatable."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Output directory (overrides the config)."),
     set_: list[str] = typer.Option([], "--set", help="Override a config param: NAME=VALUE; repeatable."),
@@ -27,17 +23,13 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Run a curation pipeline; rerunning into the same output resumes where it stopped."""
-    from pipeline.config import ConfigError, load_config, parse_set
-    from pipeline.progress import Progress
-    from pipeline.registry import load_plugins
-    from pipeline.runner import RunError, run_pipeline
-    from pipeline.storage import InputError
+    from winnow.pipeline.config import ConfigError, load_config, parse_set
+    from winnow.pipeline.progress import Progress
+    from winnow.pipeline.runner import RunError, run_pipeline
+    from winnow.pipeline.storage import InputError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    load_plugins()
-    path = config or str(DEMO_CONFIG)
-    if config is None and not os.path.isfile(path):
-        fail(f"no config given and the demo config {path} is missing")
+    path = config_path(config, "demo")
     try:
         cfg = load_config(path, inputs=input or None, output=output, overrides=parse_set(set_),
                           address=address, executor=executor)

@@ -7,8 +7,8 @@ from typing import Any
 
 import typer
 
-from pipeline.cli import app
-from pipeline.cli.common import console, fail
+from winnow.pipeline.cli import app
+from winnow.pipeline.cli.common import console, fail
 
 # Keys a --config file may hold besides the training options themselves.
 PATH_KEYS = ("positive", "negative", "output")
@@ -64,14 +64,12 @@ def train_classifier(
     seed: int | None = typer.Option(None, "--seed", help="Seed for sampling, split and training (default 0)."),
 ) -> None:
     """Train a fastText quality classifier: balanced classes, a held-out split, precision/recall/ROC-AUC printed."""
-    from filters.quality.model import ModelFileError
-    from filters.quality.train import TrainConfig
-    from filters.quality.train import train_classifier as train
-    from pipeline.registry import load_plugins
-    from pipeline.storage import InputError
+    from winnow.filters.quality.model import ModelFileError
+    from winnow.filters.quality.train import TrainConfig
+    from winnow.filters.quality.train import train_classifier as train
+    from winnow.pipeline.storage import InputError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    load_plugins()
     options = _options_from_file(config) if config else {}
     positives = positive or _as_list(options.get("positive"))
     negatives = negative or _as_list(options.get("negative"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from pipeline.cli import app
-from pipeline.cli.common import console, fail
+from winnow.pipeline.cli import app
+from winnow.pipeline.cli.common import console, fail
 
 
 @app.command("train-tokenizer")
@@ -18,8 +18,8 @@ def train_tokenizer_command(
     eos_token: str = typer.Option("<|endoftext|>", "--eos-token", help="The end-of-document special token."),
 ) -> None:
     """Train a byte-level BPE (every byte encodable, EOS as a special token) and write DIR/tokenizer.json."""
-    from pipeline.storage import InputError
-    from pipeline.tokenize import Tokenizer, train_tokenizer
+    from winnow.pipeline.storage import InputError
+    from winnow.pipeline.tokenize import Tokenizer, train_tokenizer
 
     try:
         path = train_tokenizer(input, vocab_size, output, eos_token=eos_token)

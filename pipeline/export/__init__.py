@@ -1,8 +1,8 @@
 """Tokenized export: mix per-domain token pools by weight into Megatron and numpy shards with a manifest."""
 
-from pipeline.export.config import ExportConfig, load_export_config, load_weights
-from pipeline.export.formats import read_flat, read_megatron, write_flat, write_megatron
-from pipeline.export.run import ExportError, prepare, run_export
+from winnow.pipeline.export.config import ExportConfig, load_export_config, load_weights
+from winnow.pipeline.export.formats import read_flat, read_megatron, write_flat, write_megatron
+from winnow.pipeline.export.run import ExportError, prepare, run_export
 
 __all__ = [
     "ExportConfig",

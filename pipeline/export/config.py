@@ -8,7 +8,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.config import ConfigError, _format_validation, _substitute, builtin_params, read_yaml_mapping
+from winnow.pipeline.config import ConfigError, _format_validation, _substitute, builtin_params, read_yaml_mapping
 
 
 class TokenizerConfig(BaseModel):

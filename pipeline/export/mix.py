@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.tokenize import TokenPool
+from winnow.pipeline.tokenize import TokenPool
 
 
 class MixError(ValueError):

@@ -14,13 +14,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import storage
-from pipeline.config import ConfigError
-from pipeline.export import formats
-from pipeline.export.config import ExportConfig, load_weights
-from pipeline.export.mix import MixError, check_shares, default_budget, interleave, normalise, pack, plan_mix
-from pipeline.tokenize import DEFAULT_DOMAIN, Tokenizer, TokenizerError, build_pools, train_tokenizer
-from pipeline.tokens.documents import document_files, domains_in, inputs_hash
+from winnow.pipeline import storage
+from winnow.pipeline.config import ConfigError
+from winnow.pipeline.export import formats
+from winnow.pipeline.export.config import ExportConfig, load_weights
+from winnow.pipeline.export.mix import MixError, check_shares, default_budget, interleave, normalise, pack, plan_mix
+from winnow.pipeline.tokenize import DEFAULT_DOMAIN, Tokenizer, TokenizerError, build_pools, train_tokenizer
+from winnow.pipeline.tokens.documents import document_files, domains_in, inputs_hash
 
 MANIFEST = "manifest.json"
 IN_PROGRESS = ".export-in-progress"

@@ -6,9 +6,9 @@ from typing import Any, ClassVar, Iterator
 
 import pyarrow as pa
 
-from pipeline import schema
-from pipeline.registry import READERS
-from pipeline.stage import REASON_COLUMN, Outcome, StageParams
+from winnow.pipeline import schema
+from winnow.pipeline.registry import READERS
+from winnow.pipeline.stage import REASON_COLUMN, Outcome, StageParams
 
 READ_STAGE = "read"
 
@@ -74,7 +74,7 @@ class BatchBuilder:
         return len(self) >= self.batch_size
 
     def flush(self) -> Outcome:
-        from pipeline.stage import DETAIL_COLUMN, ERROR_COLUMN
+        from winnow.pipeline.stage import DETAIL_COLUMN, ERROR_COLUMN
 
         kept = schema.documents_from_records(self.docs) if self.docs else schema.empty_documents()
         dropped = failed = None

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
-from pipeline import schema, storage
-from pipeline.readers.base import BatchBuilder, Reader, ReaderParams
-from pipeline.registry import register_reader
-from pipeline.stage import Outcome
+from winnow.pipeline import schema, storage
+from winnow.pipeline.readers.base import BatchBuilder, Reader, ReaderParams
+from winnow.pipeline.registry import register_reader
+from winnow.pipeline.stage import Outcome
 
 # Record fields copied into the schema's columns when present; everything else goes to metadata.
 PASSTHROUGH = (schema.URL, schema.DOMAIN, schema.LANGUAGE, schema.LANGUAGE_SCORE, schema.LICENSE, schema.SOURCE)

@@ -6,11 +6,11 @@ from typing import Iterator
 
 import pyarrow.parquet as pq
 
-from pipeline import schema, storage
-from pipeline.readers.base import BatchBuilder, Reader
-from pipeline.readers.jsonl import JsonlParams, failed_record, record_to_document
-from pipeline.registry import register_reader
-from pipeline.stage import Outcome
+from winnow.pipeline import schema, storage
+from winnow.pipeline.readers.base import BatchBuilder, Reader
+from winnow.pipeline.readers.jsonl import JsonlParams, failed_record, record_to_document
+from winnow.pipeline.registry import register_reader
+from winnow.pipeline.stage import Outcome
 
 
 @register_reader("parquet")

@@ -16,11 +16,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline import schema
-from pipeline.readers.base import Reader, ReaderParams
-from pipeline.readers.warc_records import BadRegion, RawRecord, iter_records
-from pipeline.registry import register_reader
-from pipeline.stage import DETAIL_COLUMN, ERROR_COLUMN, REASON_COLUMN, Outcome
+from winnow.pipeline import schema
+from winnow.pipeline.readers.base import Reader, ReaderParams
+from winnow.pipeline.readers.warc_records import BadRegion, RawRecord, iter_records
+from winnow.pipeline.registry import register_reader
+from winnow.pipeline.stage import DETAIL_COLUMN, ERROR_COLUMN, REASON_COLUMN, Outcome
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 PDF_TYPE = "application/pdf"

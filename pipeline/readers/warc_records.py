@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-from pipeline import storage
+from winnow.pipeline import storage
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 _SCAN_WINDOW = 1 << 20

@@ -7,7 +7,7 @@ import json
 import os
 from collections.abc import Iterator
 
-from pipeline import schema, storage
+from winnow.pipeline import schema, storage
 
 PARQUET = (".parquet",)
 JSONL = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.zstd", ".json.gz", ".ndjson")

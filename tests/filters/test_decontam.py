@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from filters.decontam import DecontaminateStage, build_index, tokens
-from pipeline import schema
-from pipeline.stage import REASON_COLUMN
+from winnow.filters.decontam import DecontaminateStage, build_index, tokens
+from winnow.pipeline import schema
+from winnow.pipeline.stage import REASON_COLUMN
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -146,8 +146,8 @@ def test_no_benchmarks_found_is_a_clear_error(tmp_path):
 
 
 def test_config_runs_end_to_end(tmp_path, shared_data, bench_files):
-    from pipeline.config import load_config
-    from pipeline.runner import run_pipeline
+    from winnow.pipeline.config import load_config
+    from winnow.pipeline.runner import run_pipeline
 
     q = json.loads((shared_data / "benchmarks" / "gsm8k" / "test.jsonl").read_text().split("\n", 1)[0])["question"]
     docs = _docs(shared_data, "wiki", 5)

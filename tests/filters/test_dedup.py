@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from filters.dedup.exact import ExactDedupStage, UrlDedupStage, normalise_url
-from filters.dedup.lines import LineDedupStage
-from pipeline import schema, writers
-from pipeline.corpus import Corpus
-from pipeline.executors import LocalExecutor
-from pipeline.stage import REASON_COLUMN, GlobalStage, Outcome
+from winnow.filters.dedup.exact import ExactDedupStage, UrlDedupStage, normalise_url
+from winnow.filters.dedup.lines import LineDedupStage
+from winnow.pipeline import schema, writers
+from winnow.pipeline.corpus import Corpus
+from winnow.pipeline.executors import LocalExecutor
+from winnow.pipeline.stage import REASON_COLUMN, GlobalStage, Outcome
 
 LOREM = "The quick brown fox jumps over the lazy dog while the cat watches from the warm windowsill."
 

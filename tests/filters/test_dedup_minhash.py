@@ -10,16 +10,16 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from filters.dedup.accuracy import pairwise_scores, plant_near_duplicates, true_clusters
-from filters.dedup.common import read_dir
-from filters.dedup.components import connected_components, write_edges
-from filters.dedup.fuzzy import MinhashDedupParams, MinhashDedupStage
-from filters.dedup.signatures import text_signatures, tokenize
-from pipeline import schema
-from pipeline.config import load_config
-from pipeline.corpus import Corpus
-from pipeline.executors import LocalExecutor
-from pipeline.runner import run_pipeline
+from winnow.filters.dedup.accuracy import pairwise_scores, plant_near_duplicates, true_clusters
+from winnow.filters.dedup.common import read_dir
+from winnow.filters.dedup.components import connected_components, write_edges
+from winnow.filters.dedup.fuzzy import MinhashDedupParams, MinhashDedupStage
+from winnow.filters.dedup.signatures import text_signatures, tokenize
+from winnow.pipeline import schema
+from winnow.pipeline.config import load_config
+from winnow.pipeline.corpus import Corpus
+from winnow.pipeline.executors import LocalExecutor
+from winnow.pipeline.runner import run_pipeline
 from tests.filters.test_dedup import fit_apply, merged
 
 

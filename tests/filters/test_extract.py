@@ -8,10 +8,10 @@ import re
 import pyarrow as pa
 import pytest
 
-from filters.extract.extractors import decode_html, extract
-from filters.extract.stage import ExtractStage
-from pipeline import schema
-from pipeline.stage import ERROR_COLUMN, REASON_COLUMN
+from winnow.filters.extract.extractors import decode_html, extract
+from winnow.filters.extract.stage import ExtractStage
+from winnow.pipeline import schema
+from winnow.pipeline.stage import ERROR_COLUMN, REASON_COLUMN
 
 ARTICLE = (
     "The committee met on Tuesday to discuss the new budget for the city library, which had been cut twice. "
@@ -100,7 +100,7 @@ def _norm(s: str) -> str:
 
 @pytest.mark.slow
 def test_auto_quality_on_ground_truth(shared_data):
-    from pipeline.readers.warc import WarcReader
+    from winnow.pipeline.readers.warc import WarcReader
 
     truth = {v["url"]: v for v in json.loads((shared_data / "web/groundtruth.json").read_text()).values()}
     rows = next(WarcReader(batch_size=120).read(str(shared_data / "cc/web_pages.warc.gz"))).kept
@@ -119,8 +119,8 @@ def test_auto_quality_on_ground_truth(shared_data):
 
 @pytest.mark.slow
 def test_every_cc_sample_file_runs_with_balanced_books(shared_data, tmp_path):
-    from pipeline.config import load_config
-    from pipeline.runner import run_pipeline
+    from winnow.pipeline.config import load_config
+    from winnow.pipeline.runner import run_pipeline
 
     files = sorted(p for p in (shared_data / "cc").rglob("*") if p.is_file())
     assert len(files) >= 15
@@ -138,7 +138,7 @@ def test_every_cc_sample_file_runs_with_balanced_books(shared_data, tmp_path):
 
 
 def test_a_worker_that_dies_fails_the_page_as_extract_crash(tmp_path, monkeypatch):
-    from filters.extract import isolation
+    from winnow.filters.extract import isolation
 
     dying = tmp_path / "dying_worker.py"
     dying.write_text("import sys\nsys.stdin.buffer.read(8)\nsys.exit(3)\n")

@@ -20,16 +20,16 @@ from datatrove.pipeline.filters import (
 from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplicate, find_top_duplicate, get_n_grams
 from datatrove.utils.word_tokenizers import load_word_tokenizer
 
-from filters.heuristics import (
+from winnow.filters.heuristics import (
     C4QualityStage,
     FineWebQualityStage,
     GopherQualityStage,
     GopherRepetitionStage,
     SharedWordTokenizer,
 )
-from filters.heuristics.rules import RepeatedNgrams, repeated_ngram_chars_slow, top_ngram_chars
-from pipeline import schema
-from pipeline.accounting import StageCount
+from winnow.filters.heuristics.rules import RepeatedNgrams, repeated_ngram_chars_slow, top_ngram_chars
+from winnow.pipeline import schema
+from winnow.pipeline.accounting import StageCount
 
 PROSE = (
     "The river runs through the old town and the people who live there have built their homes along its banks. "
@@ -201,7 +201,7 @@ def _real_docs(shared_data, n=12):
 
 
 def test_real_documents_through_all_stages(shared_data):
-    from filters.language import LanguageStage
+    from winnow.filters.language import LanguageStage
 
     batch = _real_docs(shared_data)
     assert batch.num_rows >= 30

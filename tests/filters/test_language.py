@@ -6,8 +6,8 @@ import zipfile
 
 import pytest
 
-from filters.language import BatchLanguageIdentifier, LanguageStage
-from pipeline import schema
+from winnow.filters.language import BatchLanguageIdentifier, LanguageStage
+from winnow.pipeline import schema
 
 EN = "The quick brown fox jumps over the lazy dog while the children watch from the garden."
 DE = "Alle Menschen sind frei und gleich an Würde und Rechten geboren. Sie sind mit Vernunft und Gewissen begabt."

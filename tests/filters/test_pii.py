@@ -8,11 +8,11 @@ import json
 import pyarrow as pa
 import pytest
 
-from filters.pii import PiiMaskStage
-from pipeline import schema
-from pipeline.config import load_config
-from pipeline.runner import run_pipeline
-from pipeline.stage import ERROR_COLUMN
+from winnow.filters.pii import PiiMaskStage
+from winnow.pipeline import schema
+from winnow.pipeline.config import load_config
+from winnow.pipeline.runner import run_pipeline
+from winnow.pipeline.stage import ERROR_COLUMN
 
 
 @pytest.mark.parametrize(

@@ -14,14 +14,14 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from filters.quality import model as qm
-from filters.quality.decide import QualityFilter, percentile_threshold
-from filters.quality.score import INVALID_UTF8, QualityScoreStage
-from filters.quality.train import TrainConfig, input_files, train_classifier
-from pipeline import schema
-from pipeline.config import ConfigError, load_config
-from pipeline.runner import run_pipeline
-from pipeline.stage import ERROR_COLUMN, REASON_COLUMN
+from winnow.filters.quality import model as qm
+from winnow.filters.quality.decide import QualityFilter, percentile_threshold
+from winnow.filters.quality.score import INVALID_UTF8, QualityScoreStage
+from winnow.filters.quality.train import TrainConfig, input_files, train_classifier
+from winnow.pipeline import schema
+from winnow.pipeline.config import ConfigError, load_config
+from winnow.pipeline.runner import run_pipeline
+from winnow.pipeline.stage import ERROR_COLUMN, REASON_COLUMN
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 POSITIVE_DOMAINS = ("wiki", "books", "academic")
@@ -62,7 +62,7 @@ def test_real_data_classifier_separates_held_out_split(trained):
 def test_training_is_deterministic_and_the_cli_matches(shared_data, tmp_path):
     from typer.testing import CliRunner
 
-    from pipeline.cli import app
+    from winnow.pipeline.cli import app
 
     pos, neg = _domain(shared_data, "wiki"), _domain(shared_data, "web")
     card = train_classifier([pos], [neg], str(tmp_path / "a"), max_docs_per_class=60, epoch=5)
@@ -78,7 +78,7 @@ def test_training_is_deterministic_and_the_cli_matches(shared_data, tmp_path):
 def test_cli_refuses_missing_inputs_and_bad_options(tmp_path):
     from typer.testing import CliRunner
 
-    from pipeline.cli import app
+    from winnow.pipeline.cli import app
 
     r = CliRunner().invoke(app, ["train-classifier", "--positive", str(tmp_path / "nope.jsonl"),
                                  "--negative", str(tmp_path / "nope2.jsonl"), "--output", str(tmp_path / "m")])
@@ -90,7 +90,7 @@ def test_cli_refuses_missing_inputs_and_bad_options(tmp_path):
 
 
 def test_dclm_config_carries_training_options():
-    from pipeline.cli.train_classifier import _options_from_file
+    from winnow.pipeline.cli.train_classifier import _options_from_file
 
     options = _options_from_file(str(CONFIGS / "dclm.yaml"))
     cfg = TrainConfig.from_dict(options)

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from filters.rights.cc import license_from_name, license_from_url
-from filters.rights.license_detect import LicenseDetectStage
-from pipeline import schema
+from winnow.filters.rights.cc import license_from_name, license_from_url
+from winnow.filters.rights.license_detect import LicenseDetectStage
+from winnow.pipeline import schema
 
 
 @pytest.mark.parametrize(

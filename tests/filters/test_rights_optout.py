@@ -8,9 +8,9 @@ import json
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from filters.rights import names
-from filters.rights.optout import OptoutStage
-from pipeline import schema
+from winnow.filters.rights import names
+from winnow.filters.rights.optout import OptoutStage
+from winnow.pipeline import schema
 
 
 def _row(url, html=b"<html><body>hi</body></html>", headers=None):

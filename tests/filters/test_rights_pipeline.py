@@ -12,8 +12,8 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def test_rights_config_on_warc(tmp_path, shared_data):
-    from pipeline.config import load_config
-    from pipeline.runner import run_pipeline
+    from winnow.pipeline.config import load_config
+    from winnow.pipeline.runner import run_pipeline
 
     robots = tmp_path / "robots"
     robots.mkdir()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from filters.rights import names
-from filters.rights.policy import RightsPolicyStage
-from pipeline import schema
-from pipeline.stage import REASON_COLUMN
+from winnow.filters.rights import names
+from winnow.filters.rights.policy import RightsPolicyStage
+from winnow.pipeline import schema
+from winnow.pipeline.stage import REASON_COLUMN
 
 
 def _table(rows):

@@ -6,7 +6,7 @@ import urllib.robotparser
 
 import pytest
 
-from filters.rights.robots import RobotsTxt, host_of
+from winnow.filters.rights.robots import RobotsTxt, host_of
 
 ROBOTS = b"""
 User-agent: *

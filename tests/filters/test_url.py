@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from filters.url import UrlFilterStage
-from pipeline import schema
+from winnow.filters.url import UrlFilterStage
+from winnow.pipeline import schema
 
 
 def table(urls):

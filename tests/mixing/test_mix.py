@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mixing.config import MixConfig
-from mixing.data import MixInputError, is_heldout, prepare
-from mixing.job import run_mix
-from mixing.simplex import BoundsError
+from winnow.mixing.config import MixConfig
+from winnow.mixing.data import MixInputError, is_heldout, prepare
+from winnow.mixing.job import run_mix
+from winnow.mixing.simplex import BoundsError
 from tests.mixing.conftest import tiny_config
 
 
@@ -125,9 +125,9 @@ def test_explicit_sources_label_files_by_domain(shared_data, tmp_path):
 
 
 def test_documents_and_sources_are_exclusive(tmp_path):
-    from pipeline.config import ConfigError
+    from winnow.pipeline.config import ConfigError
 
-    from mixing.config import load_mix_config
+    from winnow.mixing.config import load_mix_config
 
     with pytest.raises(ConfigError, match="exactly one of documents"):
         load_mix_config(text="targets: [{domain: wiki}]\noutput: x\n")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mixing.config import load_mix_config
-from pipeline.config import ConfigError
+from winnow.mixing.config import load_mix_config
+from winnow.pipeline.config import ConfigError
 
 
 def test_minimal_config_gets_defaults():
@@ -41,7 +41,7 @@ def test_shipped_config_loads():
 def test_cli_reports_config_mistakes(tmp_path):
     from typer.testing import CliRunner
 
-    from pipeline.cli import app
+    from winnow.pipeline.cli import app
 
     bad = tmp_path / "mix.yaml"
     bad.write_text("documents: x\ntargets: [{domain: wiki}]\noptimizer: {samples: 10}\n")

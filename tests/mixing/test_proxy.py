@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from mixing.proxy import PackedGPT, ProxyConfig, eval_windows, evaluate, train_packed
+from winnow.mixing.proxy import PackedGPT, ProxyConfig, eval_windows, evaluate, train_packed
 
 CFG = ProxyConfig(vocab_size=64, seq_len=16, n_layer=1, n_head=2, n_embd=16, batch_size=4, warmup_steps=2, lr=3e-3,
                   eval_tokens=256)

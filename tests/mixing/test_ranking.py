@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixing.config import MixConfig
-from mixing.data import prepare
-from mixing.regression import spearman
-from mixing.swarm import make_spec, train_pack
+from winnow.mixing.config import MixConfig
+from winnow.mixing.data import prepare
+from winnow.mixing.regression import spearman
+from winnow.mixing.swarm import make_spec, train_pack
 from tests.mixing.conftest import TINY_PROXY, tiny_config, write_run_dir
 
 

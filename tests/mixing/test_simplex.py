@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mixing.optimise import optimise
-from mixing.regression import fit
-from mixing.simplex import BoundsError, make_bounds, natural, project, sample_dirichlet
+from winnow.mixing.optimise import optimise
+from winnow.mixing.regression import fit
+from winnow.mixing.simplex import BoundsError, make_bounds, natural, project, sample_dirichlet
 
 DOMS = ["a", "b", "c"]
 TOKENS = {"a": 1000, "b": 5000, "c": 100_000}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mixing.swarm import allocate, batch_fn, epochs_used
+from winnow.mixing.swarm import allocate, batch_fn, epochs_used
 
 
 def test_allocate_sums_exactly_and_follows_weights():
@@ -59,7 +59,7 @@ def test_random_interleave_varies_batch_composition():
 
 @pytest.mark.parametrize("counts", [[3, 0, 7], [1, 1], [50, 13, 1]])
 def test_interleave_keeps_exact_counts(counts):
-    from mixing.swarm import interleave
+    from winnow.mixing.swarm import interleave
 
     order = interleave(counts, "even", np.random.default_rng(0))
     assert np.bincount(order, minlength=len(counts)).tolist() == counts

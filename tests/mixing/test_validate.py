@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mixing.validate import verdict
+from winnow.mixing.validate import verdict
 
 
 def _summary(objs: dict[str, list[float]], seeds: list[int] | None = None) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ocr.stage import PdfExtractStage
+from winnow.ocr.stage import PdfExtractStage
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pymupdf
 
-from ocr.engines import OcrEngine, TesseractEngine, read_page
+from winnow.ocr.engines import OcrEngine, TesseractEngine, read_page
 
 
 class _Recorder(OcrEngine):

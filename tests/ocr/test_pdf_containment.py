@@ -8,9 +8,9 @@ import signal
 import pdf_hostile as hostile  # tests/ocr is on sys.path (pytest rootdir-relative imports)
 import pytest
 
-from ocr import codes
-from ocr.containment import ChildFailed
-from ocr.stage import PdfExtractStage
+from winnow.ocr import codes
+from winnow.ocr.containment import ChildFailed
+from winnow.ocr.stage import PdfExtractStage
 
 GOOD = hostile.text_pdf(["A perfectly ordinary page of text about gardening and soil."] * 2)
 

@@ -8,11 +8,11 @@ import socket
 import pymupdf
 import pytest
 
-from ocr import codes
-from ocr.cer import cer
-from ocr.engines import RapidOcrEngine, TesseractEngine, build_engine, read_page, tesseract_data
-from ocr.stage import PdfExtractStage
-from pipeline import schema
+from winnow.ocr import codes
+from winnow.ocr.cer import cer
+from winnow.ocr.engines import RapidOcrEngine, TesseractEngine, build_engine, read_page, tesseract_data
+from winnow.ocr.stage import PdfExtractStage
+from winnow.pipeline import schema
 
 needs_tesseract = pytest.mark.skipif(
     tesseract_data("eng") is None,

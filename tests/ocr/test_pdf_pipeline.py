@@ -8,9 +8,9 @@ from pathlib import Path
 import pdf_hostile as hostile  # tests/ocr is on sys.path (pytest rootdir-relative imports)
 import pyarrow.parquet as pq
 
-from ocr import codes
-from pipeline.config import load_config
-from pipeline.runner import run_pipeline
+from winnow.ocr import codes
+from winnow.pipeline.config import load_config
+from winnow.pipeline.runner import run_pipeline
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "pdf.yaml"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pymupdf
 import pytest
 
-from ocr import codes
-from ocr.router import RouterConfig, garbage_reason, route_page, text_quality
+from winnow.ocr import codes
+from winnow.ocr.router import RouterConfig, garbage_reason, route_page, text_quality
 
 GOOD = "The quick brown fox jumps over the lazy dog. " * 10
 CFG = RouterConfig()

@@ -8,10 +8,10 @@ import pdf_hostile as hostile  # tests/ocr is on sys.path (pytest rootdir-relati
 import pyarrow as pa
 import pymupdf
 
-from ocr import codes
-from ocr.reader import PdfReader
-from pipeline import schema
-from pipeline.stage import ERROR_COLUMN, REASON_COLUMN
+from winnow.ocr import codes
+from winnow.ocr.reader import PdfReader
+from winnow.pipeline import schema
+from winnow.pipeline.stage import ERROR_COLUMN, REASON_COLUMN
 
 
 def _rows(*items: tuple[bytes | None, str, dict]) -> pa.Table:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pymupdf
 
-from ocr.document import ExtractOptions, extract_pdf
-from ocr.textlayer import Block, block_text, order_blocks, remove_running_blocks
+from winnow.ocr.document import ExtractOptions, extract_pdf
+from winnow.ocr.textlayer import Block, block_text, order_blocks, remove_running_blocks
 
 LEFT = "Left column paragraph about sparrows and their nests in old barns near the river."
 RIGHT = "Right column paragraph about herons wading in the shallow water at dawn."

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def winnow(*args, cwd=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "winnow.pipeline.cli", *args], capture_output=True, text=True,
                           cwd=cwd or ROOT, env=os.environ.copy(), timeout=timeout)
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline.config import ConfigError, load_config, parse_set
+from winnow.pipeline.config import ConfigError, load_config, parse_set
 
 BASE = """
 inputs: [{inp}]

@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from pipeline import writers
-from pipeline.config import ConfigError
-from pipeline.export import ExportError, load_export_config, read_flat, read_megatron, run_export
-from pipeline.tokenize import Tokenizer, train_tokenizer
+from winnow.pipeline import writers
+from winnow.pipeline.config import ConfigError
+from winnow.pipeline.export import ExportError, load_export_config, read_flat, read_megatron, run_export
+from winnow.pipeline.tokenize import Tokenizer, train_tokenizer
 
 DOMAINS = {"wiki": 14, "code": 10, "web": 8}  # documents taken from each shared domain file
 
@@ -259,7 +259,7 @@ def test_config_refuses_unknown_keys_and_reads_weights_files(corpus, tmp_path):
 def test_cli_export_and_train_tokenizer(corpus, tmp_path):
     from typer.testing import CliRunner
 
-    from pipeline.cli import app
+    from winnow.pipeline.cli import app
 
     runner = CliRunner()
     res = runner.invoke(

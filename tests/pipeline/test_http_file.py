@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import http_file
-from pipeline.http_file import HttpRangeFile, open_url
+from winnow.pipeline import http_file
+from winnow.pipeline.http_file import HttpRangeFile, open_url
 
 
 class RangeServer:
@@ -108,7 +108,7 @@ def test_missing_file_is_an_error():
 
 
 def test_warc_over_ranged_http_matches_the_local_read(shared_data, monkeypatch):
-    from pipeline.readers.warc import WarcReader
+    from winnow.pipeline.readers.warc import WarcReader
 
     path = Path(shared_data / "cc/whirlwind/whirlwind.warc.gz")
     monkeypatch.setattr(http_file, "BLOCK_BYTES", 4096)  # several blocks for this 18 kB file

@@ -8,11 +8,11 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from pipeline import storage
-from pipeline.readers import detect_format
-from pipeline.readers.jsonl import JsonlReader
-from pipeline.readers.parquet import ParquetReader
-from pipeline.stage import ERROR_COLUMN
+from winnow.pipeline import storage
+from winnow.pipeline.readers import detect_format
+from winnow.pipeline.readers.jsonl import JsonlReader
+from winnow.pipeline.readers.parquet import ParquetReader
+from winnow.pipeline.stage import ERROR_COLUMN
 
 
 def collect(outcomes):

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from pipeline.config import load_config
-from pipeline.plan import estimate, snapshot_estimate
-from pipeline.runner import run_pipeline
+from winnow.pipeline.config import load_config
+from winnow.pipeline.plan import estimate, snapshot_estimate
+from winnow.pipeline.runner import run_pipeline
 
 CONFIG = """
 inputs: [{inputs}]
@@ -75,7 +75,7 @@ def test_report_escapes_text_and_shows_funnel(three_files, tmp_path):
 def test_inspect_shows_dropped_reason(three_files, tmp_path):
     out = tmp_path / "run"
     run_pipeline(load_config(text=CONFIG.format(inputs=f"'{three_files}/*.jsonl'", out=out, sleep=0)))
-    r = subprocess.run([sys.executable, "-m", "pipeline.cli", "inspect", str(out), "--reason", "test_min_chars_short", "-n", "1"],
+    r = subprocess.run([sys.executable, "-m", "winnow.pipeline.cli", "inspect", str(out), "--reason", "test_min_chars_short", "-n", "1"],
                        capture_output=True, text=True, env=os.environ.copy())
     assert r.returncode == 0 and "test_min_chars_short" in r.stdout
 
@@ -83,7 +83,7 @@ def test_inspect_shows_dropped_reason(three_files, tmp_path):
 def test_plan_cli_prints_json(three_files, tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(CONFIG.format(inputs=f"'{three_files}/*.jsonl'", out=tmp_path / "o", sleep=0))
-    r = subprocess.run([sys.executable, "-m", "pipeline.cli", "plan", str(cfg), "--json", "--snapshot-nodes", "4"],
+    r = subprocess.run([sys.executable, "-m", "winnow.pipeline.cli", "plan", str(cfg), "--json", "--snapshot-nodes", "4"],
                        capture_output=True, text=True, env=os.environ.copy())
     assert r.returncode == 0, r.stderr
     plan = json.loads(r.stdout)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.config import load_config
-from pipeline.runner import RunError, run_pipeline
+from winnow.pipeline.config import load_config
+from winnow.pipeline.runner import RunError, run_pipeline
 
 CONFIG = """
 inputs: [{inputs}]
@@ -108,7 +108,7 @@ def test_killed_run_resumes_byte_identical(corpus, tmp_path):
     cfg_path = tmp_path / "c.yaml"
     inputs = ", ".join(f"'{corpus}/{n}'" for n in ("a.jsonl.gz", "b.jsonl", "c.jsonl.gz"))
     cfg_path.write_text(CONFIG.format(inputs=inputs, out=out, executor="local", sleep=0.3))
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", str(cfg_path), "-q"], env=os.environ.copy())
+    proc = subprocess.Popen([sys.executable, "-m", "winnow.pipeline.cli", "run", str(cfg_path), "-q"], env=os.environ.copy())
     marker_dir = out / "_work" / "seg0"
     deadline = time.time() + 60
     while time.time() < deadline and not list(marker_dir.glob("*.done.json")):
@@ -117,7 +117,7 @@ def test_killed_run_resumes_byte_identical(corpus, tmp_path):
     proc.wait()
     assert not (out / "stats.json").exists(), "the run finished before it could be interrupted"
     # The resumed run uses the same config file (same fingerprint): no sleep difference allowed.
-    rerun = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", str(cfg_path), "-q"], env=os.environ.copy())
+    rerun = subprocess.run([sys.executable, "-m", "winnow.pipeline.cli", "run", str(cfg_path), "-q"], env=os.environ.copy())
     assert rerun.returncode == 0
     stats = json.loads((out / "stats.json").read_text())
     assert stats["balanced"] and stats["units_resumed"] >= 1
@@ -170,7 +170,7 @@ stages:
 
 
 def test_small_files_share_units_and_a_bad_one_fails_alone(tmp_path):
-    from pipeline.runner import plan_units
+    from winnow.pipeline.runner import plan_units
 
     for i in range(5):
         (tmp_path / f"f{i}.jsonl").write_text(json.dumps({"text": f"document number {i} " * 5}) + "\n")
@@ -193,7 +193,7 @@ stages: [{{name: test_min_chars, min_chars: 10}}]
 
 
 def test_pdf_group_size_keeps_enough_units():
-    from pipeline.runner import _group_size
+    from winnow.pipeline.runner import _group_size
 
     assert _group_size(64, 10) == 1  # a few PDFs: one per unit, all cores busy
     assert _group_size(64, 5_000) == 20  # 250 units, about MIN_UNITS

@@ -2,10 +2,10 @@
 
 import pyarrow as pa
 
-from pipeline import schema
-from pipeline.accounting import StageCount, check_funnel
-from pipeline.registry import STAGES
-from pipeline.stage import ERROR_COLUMN, REASON_COLUMN, Outcome
+from winnow.pipeline import schema
+from winnow.pipeline.accounting import StageCount, check_funnel
+from winnow.pipeline.registry import STAGES
+from winnow.pipeline.stage import ERROR_COLUMN, REASON_COLUMN, Outcome
 
 
 def docs(texts):
@@ -58,8 +58,8 @@ def test_schema_columns_and_ids_are_stable():
 def test_domain_scope_bypasses_rows_and_writer_unifies_columns(tmp_path):
     import pyarrow.parquet as pq
 
-    from pipeline.stage import split_by_scope
-    from pipeline.writers import PartWriter
+    from winnow.pipeline.stage import split_by_scope
+    from winnow.pipeline.writers import PartWriter
 
     batch = schema.documents_from_records(
         [{"id": "1", "text": "x", "domain": "code"}, {"id": "2", "text": "y", "domain": "web"}])

@@ -9,9 +9,9 @@ import os
 import pyarrow as pa
 import pytest
 
-from pipeline import writers
-from pipeline.tokenize import Tokenizer, TokenizerError, build_pools, train_tokenizer
-from pipeline.tokens.tiktoken_bpe import fast_encoder
+from winnow.pipeline import writers
+from winnow.pipeline.tokenize import Tokenizer, TokenizerError, build_pools, train_tokenizer
+from winnow.pipeline.tokens.tiktoken_bpe import fast_encoder
 
 DOCS = [
     {

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import http_file, schema
-from pipeline.commoncrawl import CrawlSource, select_paths
-from pipeline.readers.warc import WarcReader, WatReader, WetReader
-from pipeline.stage import ERROR_COLUMN, REASON_COLUMN
+from winnow.pipeline import http_file, schema
+from winnow.pipeline.commoncrawl import CrawlSource, select_paths
+from winnow.pipeline.readers.warc import WarcReader, WatReader, WetReader
+from winnow.pipeline.stage import ERROR_COLUMN, REASON_COLUMN
 
 
 def read_all(reader, path) -> tuple[list[dict], Counter, list[dict]]:
@@ -180,8 +180,8 @@ def test_crawl_selection_by_segment_and_max_files():
 
 
 def test_crawl_source_end_to_end(shared_data, tmp_path, monkeypatch):
-    from pipeline.config import load_config
-    from pipeline.runner import run_pipeline
+    from winnow.pipeline.config import load_config
+    from winnow.pipeline.runner import run_pipeline
 
     monkeypatch.setattr(http_file.time, "sleep", lambda s: None)
     site = tmp_path / "site"

@@ -7,9 +7,9 @@ import time
 
 import pyarrow as pa
 
-from pipeline import schema, storage
-from pipeline.registry import STAGES, register_stage
-from pipeline.stage import DocumentFilter, GlobalStage, Outcome, StageParams
+from winnow.pipeline import schema, storage
+from winnow.pipeline.registry import STAGES, register_stage
+from winnow.pipeline.stage import DocumentFilter, GlobalStage, Outcome, StageParams
 
 
 class MinCharsParams(StageParams):
@@ -94,7 +94,7 @@ if "test_min_chars" not in STAGES:
 def _hash_unit(unit_key: str, path: str):
     import hashlib
 
-    from pipeline import writers
+    from winnow.pipeline import writers
 
     t = writers.read_parquet(path, [schema.ID, schema.TEXT])
     return [(hashlib.sha1((x or "").encode()).hexdigest(), i) for i, x in zip(t[schema.ID].to_pylist(), t[schema.TEXT].to_pylist())]

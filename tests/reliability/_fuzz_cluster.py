@@ -41,11 +41,9 @@ def documents(output: Path) -> dict[str, bytes]:
 
 
 def main(shared: Path, work: Path) -> dict:
-    from pipeline.config import load_config
-    from pipeline.registry import load_plugins
-    from pipeline.runner import run_pipeline
+    from winnow.pipeline.config import load_config
+    from winnow.pipeline.runner import run_pipeline
 
-    load_plugins()
     inputs = work / "in"
     make_inputs(shared, inputs)
     t0 = time.monotonic()
@@ -55,7 +53,7 @@ def main(shared: Path, work: Path) -> dict:
     import ray
     from ray.cluster_utils import Cluster
 
-    from pipeline.executors import RayExecutor
+    from winnow.pipeline.executors import RayExecutor
 
     t0 = time.monotonic()
     small = {"object_store_memory": 80 * 1024 * 1024, "include_dashboard": False}

@@ -46,7 +46,7 @@ def fuzz_run(shared_data, tmp_path_factory):
     bombs = write_bombs(inputs, size=BOMB_BYTES, parquet_size=64 * MIB)
     cfg = root / "fuzz.yaml"
     cfg.write_text(CONFIG.format(inputs=inputs, output=output))
-    cmd = [sys.executable, "-m", "pipeline.cli", "run", str(cfg), "--executor", "local", "--overwrite", "-q"]
+    cmd = [sys.executable, "-m", "winnow.pipeline.cli", "run", str(cfg), "--executor", "local", "--overwrite", "-q"]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     with PeakRSS(proc.pid) as peak:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_config
-from pipeline.runner import run_pipeline
+from winnow.pipeline.config import load_config
+from winnow.pipeline.runner import run_pipeline
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ def _run(out: str) -> None:
 _CTX = multiprocessing.get_context("forkserver")
 # The fork server imports Winnow once; each driver it forks starts in milliseconds, so twenty-one runs stay
 # cheap. Forking pytest itself would copy a process that may hold Ray's threads (and their locks).
-_CTX.set_forkserver_preload(["pipeline.runner", "pipeline.config", "filters", "ocr", "mixing"])
+_CTX.set_forkserver_preload(["winnow.pipeline.runner", "winnow.pipeline.config"])
 
 
 def _driver(out: Path) -> multiprocessing.Process:

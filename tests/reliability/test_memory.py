@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from _fuzz_rss import PeakRSS
 
-from pipeline.config import load_config
-from pipeline.runner import run_pipeline
+from winnow.pipeline.config import load_config
+from winnow.pipeline.runner import run_pipeline
 
 pytestmark = pytest.mark.slow
 

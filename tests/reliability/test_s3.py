@@ -6,9 +6,9 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import storage
-from pipeline.config import load_config
-from pipeline.runner import run_pipeline
+from winnow.pipeline import storage
+from winnow.pipeline.config import load_config
+from winnow.pipeline.runner import run_pipeline
 
 pytestmark = pytest.mark.slow
 

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from pipeline.config import ConfigError, load_config
-from pipeline.runner import run_pipeline
+from winnow.pipeline.config import ConfigError, load_config
+from winnow.pipeline.runner import run_pipeline
 
 
 def _all_files(root):
@@ -40,7 +40,7 @@ def test_hostile_ids_and_paths_stay_inside_output(tmp_path):
 
 
 def test_credentials_are_redacted_from_locators_and_errors():
-    from pipeline.storage import redact
+    from winnow.pipeline.storage import redact
 
     assert redact("https://alice:s3cr3t@host.example/x.warc.gz") == "https://REDACTED@host.example/x.warc.gz"
     signed = redact("https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIA123&X-Amz-Signature=abcdef&x=1")

@@ -1,0 +1,1 @@
+"""Bundled recipes (YAML), shipped inside the wheel: `winnow recipes` lists them, `winnow run NAME` runs one."""
