@@ -147,17 +147,19 @@ def parse_set(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def _substitute(value: Any, params: dict[str, Any], where: str, builtins: dict[str, Any]) -> Any:
+def _substitute(value: Any, params: dict[str, Any], where: str, builtins: dict[str, Any], depth: int = 0) -> Any:
     if isinstance(value, dict):
-        return {k: _substitute(v, params, f"{where}.{k}", builtins) for k, v in value.items()}
+        return {k: _substitute(v, params, f"{where}.{k}", builtins, depth) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, params, f"{where}[{i}]", builtins) for i, v in enumerate(value)]
+        return [_substitute(v, params, f"{where}[{i}]", builtins, depth) for i, v in enumerate(value)]
     if not isinstance(value, str) or "${" not in value:
         return value
+    if depth > 8:
+        raise ConfigError(f"{where}: params refer to each other in a circle ({value})")
 
     def lookup(name: str) -> Any:
-        if name in params:
-            return params[name]
+        if name in params:  # a param may itself name a param (`model: ${demo_quality_model}`)
+            return _substitute(params[name], params, f"params.{name}", builtins, depth + 1)
         if name in builtins:
             v = builtins[name]
             return v() if callable(v) else v
@@ -178,7 +180,9 @@ def builtin_params(config_dir: str) -> dict[str, Any]:
 
     from winnow.pipeline.registry import PARAMS
 
-    return {**PARAMS, "demo": demo_dir, "config_dir": config_dir}
+    # A param's module is imported only when a config uses it (`PARAMS[n]` loads its entry point).
+    lazy = {name: (lambda n=name: PARAMS[n]()) for name in PARAMS}
+    return {**lazy, "demo": demo_dir, "config_dir": config_dir}
 
 
 def _crawl_entry(entry: dict[str, Any], where: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -217,6 +221,10 @@ def load_config(
     params = dict(raw.get("params") or {})
     if not isinstance(params, dict):
         raise ConfigError("params: expected a mapping of name: value")
+    unknown_set = sorted(set(overrides or {}) - set(params))
+    if unknown_set:
+        known = ", ".join(sorted(params)) or "(none)"
+        raise ConfigError(f"--set {unknown_set[0]}: this config has no param {unknown_set[0]!r}; its params: {known}")
     params.update(overrides or {})
     config_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
     builtins = builtin_params(config_dir)

@@ -9,6 +9,39 @@ from typing import Any, Callable, Iterable, Iterator
 log = logging.getLogger("winnow")
 
 
+class ClusterError(RuntimeError):
+    """The Ray cluster named by --address / RAY_ADDRESS could not be joined (not a unit's failure)."""
+
+
+def _choose_auth_mode(joining: bool) -> None:
+    """Settle Ray's token authentication before ray.init, quietly.
+
+    An embedded Ray turns tokens on by itself (Ray's default) and warns about it on every start: that
+    warning is for people running clusters, so it is shown only with -v. A driver joining a cluster by
+    ip:port does not look for the token that `ray start --head` wrote (~/.ray/auth_token), and its first
+    RPC fails; it uses one when this machine has it. RAY_AUTH_MODE set by the user always wins.
+    """
+    auth_log = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    if not log.isEnabledFor(logging.INFO):
+        auth_log.setLevel(logging.ERROR)
+    if joining and "RAY_AUTH_MODE" not in os.environ:
+        try:  # Ray's own switch: sets the mode for this process and its children and refreshes its config
+            from ray._private.authentication.authentication_token_setup import (
+                maybe_enable_token_auth_if_token_available,
+            )
+        except ImportError:  # another Ray version: it decides by itself
+            return
+        maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+
+
+def _connect_hint(address: str, exc: BaseException) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return (
+        f"could not join the Ray cluster at {address}: {first}. Check that `ray start --head` runs there; a cluster "
+        "with token authentication needs its token here (copy ~/.ray/auth_token from the head, or set RAY_AUTH_TOKEN)"
+    )
+
+
 class LocalExecutor:
     """Runs everything in the calling process, one item at a time. Same code path as Ray, no cluster."""
 
@@ -57,7 +90,13 @@ class RayExecutor:
                 kwargs["num_cpus"] = num_cpus or os.cpu_count()
                 if object_store_memory_mb:
                     kwargs["object_store_memory"] = object_store_memory_mb * 1024 * 1024
-            ray.init(**kwargs)
+            _choose_auth_mode(joining=bool(address))
+            try:
+                ray.init(**kwargs)
+            except (ConnectionError, RuntimeError, TimeoutError) as exc:
+                if not address:
+                    raise
+                raise ClusterError(_connect_hint(address, exc)) from None
             self._owns = True
         else:
             self._owns = False

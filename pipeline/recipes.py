@@ -32,7 +32,8 @@ def description(name: str) -> str:
     import yaml
 
     data = yaml.safe_load(_root().joinpath(f"{name}.yaml").read_text(encoding="utf-8")) or {}
-    return str(data.get("description", "")) if isinstance(data, dict) else ""
+    text = " ".join(str(data.get("description", "")).split()) if isinstance(data, dict) else ""
+    return text.split(". ")[0].rstrip(".")  # the first sentence: a listing line, not the manual
 
 
 def resolve(arg: str) -> str:

@@ -13,7 +13,7 @@ from winnow.pipeline import storage, writers
 from winnow.pipeline.accounting import check_funnel, merge_counts
 from winnow.pipeline.config import PipelineConfig
 from winnow.pipeline.corpus import Corpus
-from winnow.pipeline.executors import make_executor
+from winnow.pipeline.executors import ClusterError, make_executor
 from winnow.pipeline.readers.base import READ_STAGE, detect_format
 from winnow.pipeline.registry import READERS, STAGES
 from winnow.pipeline.stage import GlobalStage
@@ -159,6 +159,8 @@ def run_pipeline(
                     done += 1
                     if progress:
                         progress(label, done, len(units), result)
+            except ClusterError as exc:
+                raise RunError(str(exc)) from None
             except Exception as exc:
                 # Stages handle bad records themselves; what reaches here is a stage that cannot start
                 # or a defect. Finished units stay finished: a rerun resumes after the fix.
@@ -260,11 +262,16 @@ def _finish(config, layout: Layout, segments, units, per_segment_results, wall: 
             d["fit_seconds"] = round(fit_seconds[s.name], 4)
         stage_dicts.append(d)
     read = funnel[0]
+    stage_dicts[0].setdefault("skipped", {})  # the reader's entry always has it, even when nothing was skipped
     stats = {
         "stages": stage_dicts,
         "documents": n_docs,
         "rejected": n_rej,
         "errors": n_err,
+        # Records read that are not documents (WARC requests, ...): counted apart, never rows of rejected/.
+        "skipped": sum(read.skipped.values()),
+        "skipped_by_type": dict(sorted(read.skipped.items())),
+        "records_read": read.docs_in,
         "balanced": not problems,
         "problems": problems,
         "units": len(units),

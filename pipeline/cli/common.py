@@ -23,6 +23,15 @@ def config_path(arg: str | None, default: str) -> str:
         fail(str(exc))
 
 
+def setup_logging(verbose: bool) -> None:
+    """Warnings by default; -v shows Winnow's and Ray's informational messages (Ray's start-up notes too)."""
+    import logging
+
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("winnow").setLevel(level)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     sys.exit(code)

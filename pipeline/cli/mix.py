@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 
 import typer
 
 from winnow.pipeline.cli import app
-from winnow.pipeline.cli.common import config_path, console, fail
+from winnow.pipeline.cli.common import config_path, console, fail, setup_logging
 
 
 @app.command()
@@ -17,6 +16,7 @@ def mix(
     set_: list[str] = typer.Option([], "--set", help="Override a config key: a.b=VALUE (e.g. swarm.num_mixtures=8)."),
     executor: str | None = typer.Option(None, "--executor", help="ray (default) or local (in-process)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also informational logs (Winnow's and Ray's)."),
 ) -> None:
     """Fit mixture weights for a run's domains; writes OUTPUT/weights.yaml, report.json and plots."""
     from winnow.mixing.config import load_mix_config
@@ -24,10 +24,11 @@ def mix(
     from winnow.mixing.job import run_mix
     from winnow.mixing.simplex import BoundsError
     from winnow.pipeline.config import ConfigError
+    from winnow.pipeline.executors import ClusterError
     from winnow.pipeline.storage import InputError
     from winnow.pipeline.tokenize import TokenizerError
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(verbose)
     config = config_path(config, "mixing")
     try:
         overrides = dict(_split(s) for s in set_)
@@ -39,7 +40,7 @@ def mix(
     say = (lambda s: None) if quiet else (lambda s: console.print(f"[dim]mix:[/] {s}", highlight=False))
     try:
         report = run_mix(cfg, progress=say)
-    except (ConfigError, MixInputError, BoundsError, InputError, TokenizerError) as exc:
+    except (ConfigError, MixInputError, BoundsError, InputError, TokenizerError, ClusterError) as exc:
         fail(str(exc))
     if not quiet:
         v = report["validation_detail"]

@@ -35,8 +35,11 @@ def wheel_env(tmp_path_factory) -> tuple[Path, dict]:
     """(bin dir, environment) of a fresh venv holding the Winnow wheel and the hello_stage plugin."""
     tmp = tmp_path_factory.mktemp("wheel")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "WINNOW_PLUGINS")}
-    _run([sys.executable, "-m", "pip", "wheel", str(REPO), "-w", str(tmp / "dist"), *PIP_OFFLINE], REPO, env)
+    # Wheels are built with this environment's setuptools (the fresh venv's own may be too old).
+    for project in (REPO, PLUGIN):
+        _run([sys.executable, "-m", "pip", "wheel", str(project), "-w", str(tmp / "dist"), *PIP_OFFLINE], REPO, env)
     wheel = next((tmp / "dist").glob("winnow-*.whl"))
+    plugin_wheel = next((tmp / "dist").glob("winnow_hello_stage-*.whl"))
     venv = tmp / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], tmp, env)
     site = Path(_run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -49,7 +52,7 @@ def wheel_env(tmp_path_factory) -> tuple[Path, dict]:
     # The dependencies: this environment's site-packages, appended after the wheel's own (a .pth in a
     # site directory is read; the editable install's .pth inside it is not, so the wheel is what imports).
     (site / "zz_winnow_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    _run([py, "-m", "pip", "install", str(PLUGIN), *PIP_OFFLINE], tmp, env)
+    _run([py, "-m", "pip", "install", str(plugin_wheel), *PIP_OFFLINE], tmp, env)
     return venv / "bin", env
 
 
