@@ -34,6 +34,13 @@ def _choose_auth_mode(joining: bool) -> None:
         maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 
 
+def _plugin_env() -> dict[str, Any]:
+    """What a cluster's workers need to find the plugins this driver uses (WINNOW_PLUGINS and the folders
+    on PYTHONPATH; installed plugin packages are found through their entry points, as here)."""
+    env = {k: os.environ[k] for k in ("WINNOW_PLUGINS", "PYTHONPATH") if os.environ.get(k)}
+    return {"env_vars": env} if env else {}
+
+
 def _connect_hint(address: str, exc: BaseException) -> str:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return (
@@ -83,6 +90,7 @@ class RayExecutor:
             kwargs: dict[str, Any] = dict(include_dashboard=False, ignore_reinit_error=True, logging_level=logging.WARNING)
             if address:
                 kwargs["address"] = address
+                kwargs["runtime_env"] = _plugin_env()
             else:  # embedded: nothing to start by hand
                 # "local" always starts a private instance; without it ray.init() joins any cluster
                 # that `ray start` left on this machine.
