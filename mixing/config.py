@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from winnow.pipeline.config import ConfigError, read_yaml_mapping, validation_message
+from winnow.pipeline.config import ConfigError, read_yaml_mapping, set_path, validation_message
 
 
 class _Section(BaseModel):
@@ -140,14 +140,8 @@ def load_mix_config(path: str | None = None, *, text: str | None = None, output:
                     overrides: dict[str, Any] | None = None) -> MixConfig:
     """Read and validate a mixing config; every mistake raises ConfigError naming the key."""
     raw = read_yaml_mapping(path, text, list(MixConfig.model_fields))
-    for dotted, value in (overrides or {}).items():  # `--set swarm.num_mixtures=8`
-        node = raw
-        *parents, leaf = dotted.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"--set {dotted}: {p!r} is not a section")
-        node[leaf] = value
+    for dotted, value in (overrides or {}).items():  # `--set swarm.num_mixtures=8`: a mix config has no params
+        set_path(raw, dotted, value)
     if output:
         raw["output"] = output
     try:

@@ -170,6 +170,7 @@ def run_mix(cfg: MixConfig, progress: Callable[[str], None] = lambda s: None) ->
         "tokenizer": {"path": data.tokenizer.path, "vocab_size": data.tokenizer.vocab_size},
         "seconds": {"prepare": t_prep, "swarm": swarm_seconds, "validation": val_seconds,
                     "total": time.perf_counter() - t0},
+        "config": json.loads(cfg.model_dump_json()),
     }
     with open(os.path.join(out, "report.json"), "w", encoding="utf-8") as f:
         json.dump(report, f, indent=2)

@@ -135,16 +135,56 @@ def read_yaml_mapping(path: str | None, text: str | None, keys: tuple[str, ...] 
 
 
 def parse_set(items: list[str]) -> dict[str, Any]:
-    """`--set NAME=VALUE` pairs; VALUE is read as YAML, so numbers and booleans keep their type."""
+    """`--set NAME=VALUE` pairs; VALUE is read as YAML, so numbers and booleans keep their type.
+
+    One convention for every command: NAME is a param (`${NAME}` in the config) or a dotted path to any
+    config key (`engine.batch_size`, `swarm.num_mixtures`; list items of stages by their name:
+    `stages.minhash_dedup.threshold`).
+    """
     out = {}
     for item in items:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected NAME=VALUE")
         name, value = item.split("=", 1)
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise ConfigError(f"--set {item!r}: {name!r} is not a valid param name")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", name):
+            raise ConfigError(f"--set {item!r}: {name!r} is neither a param name nor a dotted key")
         out[name] = yaml.safe_load(value) if value else ""
     return out
+
+
+def set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set `a.b.c` in a config mapping; a list of named items (stages) is indexed by their `name`."""
+    node: Any = raw
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        if isinstance(node, list):
+            node = next((x for x in node if isinstance(x, dict) and x.get("name") == part), None)
+            if node is None:
+                raise ConfigError(f"--set {dotted}: no stage named {part!r}")
+        else:
+            node = node.setdefault(part, {})
+        if not isinstance(node, (dict, list)):
+            raise ConfigError(f"--set {dotted}: {part!r} is not a section")
+    if isinstance(node, list):
+        raise ConfigError(f"--set {dotted}: {leaf!r} names a list item, not a key; add the key after it")
+    node[leaf] = value
+
+
+def split_overrides(raw: dict[str, Any], overrides: dict[str, Any] | None, builtins: dict[str, Any]) -> dict[str, Any]:
+    """Apply dotted `--set` keys to `raw`; return the plain ones, which must be params the config declares."""
+    params = dict(raw.get("params") or {})
+    plain = {}
+    for name, value in (overrides or {}).items():
+        if "." in name:
+            set_path(raw, name, value)
+        elif name in params or name in builtins:
+            plain[name] = value
+        else:
+            known = ", ".join(sorted(params)) or "(none)"
+            raise ConfigError(
+                f"--set {name}: this config has no param {name!r}; its params: {known} (a config key: --set a.b=VALUE)"
+            )
+    return plain
 
 
 def _substitute(value: Any, params: dict[str, Any], where: str, builtins: dict[str, Any], depth: int = 0) -> Any:
@@ -218,16 +258,11 @@ def load_config(
     if unknown:
         raise ConfigError(f"unknown top-level key {unknown[0]!r}; allowed keys: {', '.join(TOP_LEVEL_KEYS)}")
 
-    params = dict(raw.get("params") or {})
-    if not isinstance(params, dict):
+    if not isinstance(raw.get("params") or {}, dict):
         raise ConfigError("params: expected a mapping of name: value")
-    unknown_set = sorted(set(overrides or {}) - set(params))
-    if unknown_set:
-        known = ", ".join(sorted(params)) or "(none)"
-        raise ConfigError(f"--set {unknown_set[0]}: this config has no param {unknown_set[0]!r}; its params: {known}")
-    params.update(overrides or {})
     config_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
     builtins = builtin_params(config_dir)
+    params = {**(raw.get("params") or {}), **split_overrides(raw, overrides, builtins)}
 
     # --input replaces the config's inputs before substitution, so an unused ${demo} is never built.
     raw_inputs = [{"path": p} for p in inputs] if inputs else raw.get("inputs")
@@ -287,11 +322,56 @@ def load_config(
         except ValidationError as exc:
             raise ConfigError(_format_validation(f"stages[{i}] ({name})", exc, cls.Params)) from None
         stages.append(StageSpec(name=name, params=stage_params))
+    _check_columns(specs, stages)
     names = [s.name for s in stages]
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:
         raise ConfigError(f"stages: stage {dup!r} appears twice; stage names label the funnel and must be unique")
     return PipelineConfig(inputs=specs, output=out, stages=stages, engine=engine, params=params, source_path=path)
+
+
+def _input_columns(specs: list[InputSpec]) -> set[str] | None:
+    """Columns every input brings, where that can be told cheaply (local files; Parquet by its footer).
+
+    None when it cannot (remote or unmatched inputs): the check is then left to the run, which fails the
+    rows of a stage whose column is missing."""
+    import pyarrow.parquet as pq
+
+    from winnow.pipeline import schema, storage
+
+    columns = set(schema.BASE_COLUMNS)
+    for spec in specs:
+        if spec.crawl or storage.is_remote(spec.path) or spec.path.startswith(("http://", "https://")):
+            return None
+        try:
+            first = storage.expand([spec.path])[0]
+        except (storage.InputError, OSError):
+            return None
+        if first.endswith(".parquet"):
+            try:
+                columns |= set(pq.read_schema(first).names)
+            except (OSError, ValueError):
+                return None
+    return columns
+
+
+def _check_columns(specs: list[InputSpec], stages: list[StageSpec]) -> None:
+    """Refuse a stage that reads a column no input carries and no earlier stage adds (a typo in score_column)."""
+    if not any(spec.build().needs_columns() for spec in stages):
+        return
+    available = _input_columns(specs)
+    if available is None:
+        return
+    for i, spec in enumerate(stages):
+        stage = spec.build()
+        missing = sorted(stage.needs_columns() - available)
+        if missing:
+            have = ", ".join(sorted(c for c in available if c.startswith("score_"))) or "none"
+            raise ConfigError(
+                f"stages[{i}] ({spec.name}): reads column {missing[0]!r}, which neither the input nor an earlier "
+                f"stage provides (score columns available: {have})"
+            )
+        available |= set(stage.output_columns())
 
 
 def config_from_dict(d: dict[str, Any]) -> PipelineConfig:

@@ -109,6 +109,9 @@ class Stage:
     counters_title: ClassVar[str | None] = None  # report.html charts the stage's counters under this title
     accelerator_counters: ClassVar[tuple[str, ...]] = ()  # counters of GPU-able work (OCR'd pages) for plan
     cluster_column: ClassVar[str | None] = None  # a column naming each kept row's duplicate cluster
+    # Params that name a column the stage reads (e.g. `score_column`): a config naming a column that neither
+    # the input nor an earlier stage provides is refused when it loads.
+    column_params: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: StageParams | None = None, **kwargs: Any):
         self.params = params if params is not None else self.Params(**kwargs)
@@ -119,6 +122,10 @@ class Stage:
         """The columns this stage adds (as configured) and their types. Rows outside the stage's domains
         (only_domains / skip_domains) get them as nulls, so later stages and the output see one schema."""
         return dict(self.adds_columns)
+    def needs_columns(self) -> set[str]:
+        """Columns this stage, as configured, reads besides the base document columns."""
+        return {v for f in self.column_params if isinstance(v := getattr(self.params, f, None), str)}
+
     def index_bytes_per_document(self) -> int | None:
         """Bytes per document an in-memory index of this stage holds (dedup); plan sizes memory from it."""
         return None

@@ -17,7 +17,7 @@ def export(
         None, help="Export YAML or a bundled recipe's name; default: the `export` recipe (the demo's output)."
     ),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Output directory (overrides the config)."),
-    set_: list[str] = typer.Option([], "--set", help="Override a config param: NAME=VALUE; repeatable."),
+    set_: list[str] = typer.Option([], "--set", help="A param NAME=VALUE, or any key by its path a.b=VALUE (stages by name); repeatable."),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace an output directory that holds another export."
     ),

@@ -16,7 +16,7 @@ from winnow.pipeline.cli.common import config_path, console, fail
 def plan(
     config: str = typer.Argument(..., help="Pipeline YAML or a bundled recipe's name."),
     input: list[str] = typer.Option([], "--input", "-i", help="Input path or glob; repeatable."),
-    set_: list[str] = typer.Option([], "--set", help="Override a config param: NAME=VALUE."),
+    set_: list[str] = typer.Option([], "--set", help="A param NAME=VALUE, or any key by its path a.b=VALUE (stages by name); repeatable."),
     cores: int = typer.Option(2, "--cores", help="Cores the real run will have."),
     sample_mb: float = typer.Option(50.0, "--sample-mb", help="Input bytes to sample (smallest files first)."),
     nodes: Optional[int] = typer.Option(None, "--snapshot-nodes", help="Also estimate a whole Common Crawl snapshot on N nodes."),
@@ -58,5 +58,17 @@ def plan(
         console.print(f"OCR: ~{o['pages']:,} pages; CPU ~{o['cpu_seconds']:,.0f} s (${o['cpu_cost_usd']}), "
                       f"GPU ~{o['gpu_seconds_assumed']:,.0f} s assumed (${o['gpu_cost_usd']})")
     if "snapshot" in result:
-        console.print("whole snapshot: " + json.dumps(result["snapshot"], indent=1))
-    console.print(f"assumptions: {result['assumptions']}")
+        console.print("whole snapshot:")
+        for key, value in result["snapshot"].items():
+            console.print(f"  {key.replace('_', ' ')}: {value}", highlight=False)
+    console.print("assumptions:")
+    for key, value in result["assumptions"].items():
+        console.print(f"  {key.replace('_', ' ')}: {value}", highlight=False)
+    i = result["inputs"]
+    if i["sampled_files"] < i["files"]:
+        share = i["sampled_bytes"] / i["bytes"] if i["bytes"] else 0.0
+        console.print(
+            f"[yellow]note:[/] the estimate scales a sample of {i['sampled_files']} of {i['files']} files "
+            f"({share:.0%} of the bytes, smallest files first); larger or different files may behave otherwise. "
+            "Raise --sample-mb for a closer estimate.", highlight=False,
+        )

@@ -43,10 +43,10 @@ def _as_list(value: Any) -> list[str]:
 @app.command("train-classifier")
 def train_classifier(
     positive: list[str] = typer.Option(
-        [], "--positive", "-p", help="High-quality documents (JSONL, Parquet, a run's output); repeatable."
+        [], "--positive", help="Required (here or in --config): high-quality documents (JSONL, Parquet, a run's output); repeatable."
     ),
-    negative: list[str] = typer.Option([], "--negative", "-n", help="Other documents (e.g. random web); repeatable."),
-    output: str | None = typer.Option(None, "--output", "-o", help="Directory for model.bin and card.json."),
+    negative: list[str] = typer.Option([], "--negative", help="Required (here or in --config): other documents (e.g. random web); repeatable."),
+    output: str | None = typer.Option(None, "--output", "-o", help="Required (here or in --config): directory for model.bin and card.json."),
     config: str | None = typer.Option(
         None, "--config", "-c", help="YAML with training options (or a pipeline recipe's params.train)."
     ),

@@ -8,7 +8,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from winnow.pipeline.config import ConfigError, _format_validation, _substitute, builtin_params, read_yaml_mapping
+from winnow.pipeline.config import (
+    ConfigError,
+    _format_validation,
+    _substitute,
+    builtin_params,
+    read_yaml_mapping,
+    split_overrides,
+)
 
 
 class TokenizerConfig(BaseModel):
@@ -44,9 +51,8 @@ def load_export_config(
     path: str | None = None, *, text: str | None = None, output: str | None = None, overrides: dict | None = None
 ) -> ExportConfig:
     raw = read_yaml_mapping(path, text, list(ExportConfig.model_fields))
-    params = dict(raw.get("params") or {})
-    params.update(overrides or {})
     builtins = builtin_params(os.path.dirname(os.path.abspath(path)) if path else os.getcwd())
+    params = {**(raw.get("params") or {}), **split_overrides(raw, overrides, builtins)}
     resolved = {k: (v if k == "params" else _substitute(v, params, k, builtins)) for k, v in raw.items()}
     resolved["params"] = params
     if output:

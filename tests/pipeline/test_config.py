@@ -79,3 +79,40 @@ def test_yaml_cannot_construct_objects():
 def test_duplicate_stage_names_refused():
     with pytest.raises(ConfigError, match="appears twice"):
         load("  - {name: test_boom}\n  - {name: test_boom}")
+
+
+def test_set_refuses_a_param_the_config_does_not_declare():
+    from winnow.pipeline import recipes
+
+    with pytest.raises(ConfigError, match="no param 'extractr'; its params: extractor"):
+        load_config(recipes.resolve("extract"), overrides=parse_set(["extractr=trafilatura"]))
+
+
+def test_set_reaches_any_key_by_its_dotted_path():
+    from winnow.pipeline import recipes
+
+    cfg = load_config(recipes.resolve("extract"),
+                      overrides=parse_set(["stages.extract.timeout_s=2.5", "engine.batch_size=10", "extractor=resiliparse"]))
+    extract = cfg.stages[0].params
+    assert extract.timeout_s == 2.5 and extract.extractor == "resiliparse" and cfg.engine.batch_size == 10
+    with pytest.raises(ConfigError, match="no stage named 'nosuch'"):
+        load_config(recipes.resolve("extract"), overrides=parse_set(["stages.nosuch.x=1"]))
+
+
+def test_export_refuses_a_misspelt_param():
+    from winnow.pipeline import recipes
+    from winnow.pipeline.export import load_export_config
+
+    with pytest.raises(ConfigError, match="no param 'documnts'"):
+        load_export_config(recipes.resolve("export"), overrides=parse_set(["documnts=out/commoncrawl"]))
+
+
+def test_a_column_no_input_or_earlier_stage_provides_is_refused(tmp_path, shared_data):
+    data = shared_data / "domains" / "wiki.jsonl.gz"
+    text = f"inputs: [{data}]\noutput: {tmp_path}\nstages:\n  - {{name: quality_filter, column: score_quality, threshold: 0.5}}\n"
+    with pytest.raises(ConfigError, match="reads column 'score_quality'"):
+        load_config(text=text)
+    # Provided by an earlier stage: accepted.
+    scored = text.replace("stages:\n", "stages:\n  - {name: quality_score, model: '${demo_quality_model}'}\n").replace(
+        "score_quality", "score_fasttext_quality_v1")
+    assert [s.name for s in load_config(text=scored).stages] == ["quality_score", "quality_filter"]
