@@ -26,8 +26,9 @@ class PdfReader(Reader):
     def read(self, path: str) -> Iterator[Outcome]:
         out = BatchBuilder(self.params.batch_size)
         source = self.params.source or "pdf"
-        meta = {"locator": path, "pdf_path": path}
-        row = {schema.ID: schema.make_id(path), schema.SOURCE: source, schema.DOMAIN: self.params.domain}
+        # One row per file: the page range is the whole document, so the path alone locates it.
+        doc_id, meta = schema.identity(path, pdf_path=path)
+        row = {schema.ID: doc_id, schema.SOURCE: source, schema.DOMAIN: self.params.domain}
         with storage.open_input(path) as f:
             data = f.read(self.params.max_bytes + 1)
         if len(data) > self.params.max_bytes:

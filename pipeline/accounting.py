@@ -1,4 +1,5 @@
-"""The funnel: per-stage counts of documents and bytes in, kept, dropped by reason and failed by error."""
+"""The funnel: per-stage counts of documents and bytes in, kept, dropped by reason and failed by error,
+and, for the reader, the non-document records it skipped by type."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ class StageCount:
     kept: int = 0
     dropped: Counter = field(default_factory=Counter)
     failed: Counter = field(default_factory=Counter)
+    # Records read that are not documents (WARC requests, metadata, revisits), by type: part of `in`, never rows.
+    skipped: Counter = field(default_factory=Counter)
     bytes_in: int = 0
     bytes_kept: int = 0  # input-side bytes of the kept rows
     bytes_out: int = 0  # bytes of the kept rows after the stage (it may rewrite text)
@@ -31,8 +34,10 @@ class StageCount:
         """Count one batch. `in_bytes` are the input rows' sizes when the caller measured them already."""
         n_drop = outcome.dropped.num_rows if outcome.dropped is not None else 0
         n_fail = outcome.failed.num_rows if outcome.failed is not None else 0
+        skipped = getattr(outcome, "skipped", None) or {}  # only a reader's outcome has them
         n_in = batch_in.num_rows if batch_in is not None else outcome.kept.num_rows + n_drop + n_fail
-        self.docs_in += n_in
+        self.docs_in += n_in + sum(skipped.values())
+        self.skipped.update(skipped)
         self.kept += outcome.kept.num_rows
         if outcome.dropped is not None:
             self.dropped.update(outcome.dropped[REASON_COLUMN].to_pylist())
@@ -62,12 +67,13 @@ class StageCount:
         self.kept += other.kept
         self.dropped.update(other.dropped)
         self.failed.update(other.failed)
+        self.skipped.update(other.skipped)
         self.counters.update(other.counters)
         for f in ("bytes_in", "bytes_kept", "bytes_out", "bytes_dropped", "bytes_failed", "seconds"):
             setattr(self, f, getattr(self, f) + getattr(other, f))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "name": self.name,
             "in": self.docs_in,
             "kept": self.kept,
@@ -81,10 +87,14 @@ class StageCount:
             "seconds": round(self.seconds, 4),
             "counters": dict(sorted(self.counters.items())),
         }
+        if self.skipped:  # stages other than the reader never skip; their entries keep DESIGN's shape
+            d["skipped"] = dict(sorted(self.skipped.items()))
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "StageCount":
         c = cls(d["name"], d["in"], d["kept"], Counter(d["dropped"]), Counter(d["failed"]))
+        c.skipped = Counter(d.get("skipped", {}))
         c.counters = Counter(d.get("counters", {}))
         for f in ("bytes_in", "bytes_kept", "bytes_out", "bytes_dropped", "bytes_failed", "seconds"):
             setattr(c, f, d.get(f, 0))
@@ -104,10 +114,13 @@ def check_funnel(stages: list[StageCount], documents: int, rejected: int, errors
     """Every rule of DESIGN.md's accounting; returns the broken ones (empty means the books balance)."""
     problems = []
     for s in stages:
-        if s.docs_in != s.kept + sum(s.dropped.values()) + sum(s.failed.values()):
-            problems.append(f"{s.name}: in {s.docs_in} != kept {s.kept} + dropped + failed")
+        if s.docs_in != s.kept + sum(s.skipped.values()) + sum(s.dropped.values()) + sum(s.failed.values()):
+            problems.append(f"{s.name}: in {s.docs_in} != kept {s.kept} + skipped + dropped + failed")
         if s.bytes_in != s.bytes_kept + s.bytes_dropped + s.bytes_failed:
             problems.append(f"{s.name}: bytes_in {s.bytes_in} != bytes kept + dropped + failed")
+    for s in stages[1:]:  # rows a later stage called non-documents would vanish from every output
+        if s.skipped:
+            problems.append(f"{s.name}: only the reader may skip records, it skipped {sum(s.skipped.values())}")
     for a, b in zip(stages, stages[1:]):
         if b.docs_in != a.kept:
             problems.append(f"{b.name}: in {b.docs_in} != previous stage {a.name} kept {a.kept}")

@@ -36,17 +36,39 @@ def _plt():
     return plt
 
 
+def skipped_by_type(stats: dict[str, Any]) -> dict[str, int]:
+    """Non-document records the reader skipped, by type (stats.json written before `skipped` existed: none)."""
+    if "skipped_by_type" in stats:
+        return stats["skipped_by_type"]
+    return dict(stats["stages"][0].get("skipped", {})) if stats.get("stages") else {}
+
+
+def summary_line(stats: dict[str, Any]) -> str:
+    """The one-line account `winnow run`, `winnow inspect` and report.html share: documents first, then the
+    records that were never documents (DESIGN.md, "Accounting"), so requests are not mistaken for rejections."""
+    line = f"{stats['documents']:,} documents, {stats['rejected']:,} rejected, {stats['errors']:,} errors"
+    skipped = skipped_by_type(stats)
+    if skipped:
+        kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0])))
+        line += f"; {sum(skipped.values()):,} non-document records skipped ({kinds})"
+    return line
+
+
 def funnel_chart(stages: list[dict[str, Any]]) -> str:
     plt = _plt()
     names = [s["name"] for s in stages][::-1]
     kept = [s["kept"] for s in stages][::-1]
     dropped = [sum(s["dropped"].values()) for s in stages][::-1]
     failed = [sum(s["failed"].values()) for s in stages][::-1]
+    skipped = [sum(s.get("skipped", {}).values()) for s in stages][::-1]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1))
     ax.barh(names, kept, color="#3a7", label="kept")
     ax.barh(names, dropped, left=kept, color="#e8a33d", label="dropped")
     ax.barh(names, failed, left=[k + d for k, d in zip(kept, dropped)], color="#c44", label="failed")
-    ax.set_xlabel("documents")
+    if any(skipped):  # non-documents are records read, not documents lost: drawn apart, in grey
+        ax.barh(names, skipped, left=[k + d + f for k, d, f in zip(kept, dropped, failed)], color="#bbb",
+                label="skipped (not documents)")
+    ax.set_xlabel("documents (for read: records read)")
     ax.set_title("Funnel by stage")
     ax.legend(loc="lower right")
     return _svg(fig)
@@ -115,21 +137,25 @@ def _samples(docs: pa.Table | None, rejected: pa.Table | None) -> str:
             shown[key] += 1
             text = f"<pre>{_esc(row.get('text'))}</pre>" if row.get("text") else "<p><i>(text not kept)</i></p>"
             parts.append(f"<div class='doc'><b>{_esc(row['stage'])} / {_esc(row['reason'])}</b>: "
-                         f"{_esc(row.get('url') or row.get('id'), 200)}{text}</div>")
+                         f"{_esc(row.get('url') or row.get('locator') or row.get('id'), 200)}{text}</div>")
     return "".join(parts)
+
+
+def _cell(counts: dict[str, int]) -> str:
+    return "<br>".join(f"{html.escape(k)}: {v:,}" for k, v in counts.items()) or "–"
 
 
 def _stage_table(stats: dict[str, Any]) -> str:
     rows = []
     for s in stats["stages"]:
-        dropped = "<br>".join(f"{html.escape(k)}: {v:,}" for k, v in s["dropped"].items()) or "–"
-        failed = "<br>".join(f"{html.escape(k)}: {v:,}" for k, v in s["failed"].items()) or "–"
-        counters = "<br>".join(f"{html.escape(k)}: {v:,}" for k, v in s.get("counters", {}).items()) or "–"
+        cells = [_cell(s["dropped"]), _cell(s["failed"]), _cell(s.get("skipped", {})), _cell(s.get("counters", {}))]
         secs = s["seconds"] + s.get("fit_seconds", 0)
-        rows.append(f"<tr><td>{html.escape(s['name'])}</td><td>{s['in']:,}</td><td>{s['kept']:,}</td><td>{dropped}</td>"
-                    f"<td>{failed}</td><td>{counters}</td><td>{s['bytes_in'] / 1e6:.2f}</td><td>{secs:.2f}</td></tr>")
-    return ("<table><tr><th>stage</th><th>in</th><th>kept</th><th>dropped</th><th>failed</th><th>counters</th>"
-            "<th>MB in</th><th>seconds</th></tr>" + "".join(rows) + "</table>")
+        rows.append(f"<tr><td>{html.escape(s['name'])}</td><td>{s['in']:,}</td><td>{s['kept']:,}</td>"
+                    + "".join(f"<td>{c}</td>" for c in cells)
+                    + f"<td>{s['bytes_in'] / 1e6:.2f}</td><td>{secs:.2f}</td></tr>")
+    return ("<table><tr><th>stage</th><th>in</th><th>kept</th><th>dropped</th><th>failed</th>"
+            "<th>skipped (not documents)</th><th>counters</th><th>MB in</th><th>seconds</th></tr>"
+            + "".join(rows) + "</table>")
 
 
 def build_report(output: str, stats: dict[str, Any]) -> str:
@@ -177,7 +203,7 @@ def build_report(output: str, stats: dict[str, Any]) -> str:
 <style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;font-size:13px}}pre{{white-space:pre-wrap;background:#f6f6f6;padding:6px;font-size:12px}}
 .doc{{margin:0.6em 0}}</style></head><body><h1>Winnow run report</h1>
-<p id="summary">{stats['documents']:,} documents kept, {stats['rejected']:,} rejected, {stats['errors']:,} errors;
+<p id="summary">{html.escape(summary_line(stats))};
 books {balance}; {stats['wall_seconds']:.1f} s wall; {stats['units']} units.</p>
 {''.join(sections)}</body></html>"""
 

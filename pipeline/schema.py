@@ -47,12 +47,16 @@ BASE_COLUMNS = tuple(DOCUMENT_SCHEMA.names)
 STAGE = "stage"
 REASON = "reason"
 ERROR = "error"
+# Where a record came from: input path plus WARC offset (`path@1234`), line (`path:7`), row (`path#7`), or
+# the path alone (a PDF, an unreadable file). Readers keep it in metadata under this key and derive the id
+# from it; rejected/ and errors/ carry it as a column of this name, so every row leads back to its input.
 LOCATOR = "locator"
 DETAIL = "detail"  # the human-readable message behind an error code
 
 REJECTED_SCHEMA = pa.schema(
     [
         pa.field(ID, pa.string()),
+        pa.field(LOCATOR, pa.string()),
         pa.field(SOURCE, pa.string()),
         pa.field(URL, pa.string()),
         pa.field(DOMAIN, pa.string()),
@@ -87,14 +91,20 @@ def metadata_json(meta: dict[str, Any] | None) -> str:
     return json.dumps(meta or {}, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def identity(locator: str, **meta: Any) -> tuple[str, dict[str, Any]]:
+    """A record's id and the start of its metadata, both from its locator: the one way readers name records."""
+    return make_id(locator), {LOCATOR: locator, **meta}
+
+
 def locator_of(row_metadata: str | None) -> str | None:
     """The source locator recorded in a document's metadata, if any."""
-    if not row_metadata:
+    if not row_metadata or f'"{LOCATOR}"' not in row_metadata:
         return None
     try:
-        return json.loads(row_metadata).get("locator")
+        value = json.loads(row_metadata).get(LOCATOR)
     except (ValueError, AttributeError):
         return None
+    return value if isinstance(value, str) and value else None
 
 
 def documents_from_records(records: Iterable[dict[str, Any]]) -> pa.Table:

@@ -127,24 +127,23 @@ def _read_file(unit: Unit, path: str, batch_size: int) -> Iterator[Outcome]:
 
 
 def _file_failure(path: str, exc: BaseException) -> Outcome:
-    """A file that cannot be read (any further) becomes one failed row naming the file."""
-    row = {
-        schema.ID: schema.make_id(f"{path}#file"),
-        schema.SOURCE: None,
-        schema.METADATA: schema.metadata_json({"locator": path}),
-    }
+    """A file that cannot be read (any further) becomes one failed row whose locator is the file's path."""
+    doc_id, meta = schema.identity(path)
+    row = {schema.ID: doc_id, schema.SOURCE: None, schema.METADATA: schema.metadata_json(meta)}
     failed = schema.documents_from_records([row])
     failed = failed.append_column(ERROR_COLUMN, pa.array([error_code(READ_STAGE, exc)]))
     failed = failed.append_column(DETAIL_COLUMN, pa.array([f"{path}: {error_detail(exc)}"]))
     return Outcome(kept=schema.empty_documents(), failed=failed)
 
 
-def _read_safely(unit: Unit, batch_size: int) -> Iterator[Outcome]:
+def _read_safely(unit: Unit, batch_size: int) -> Iterator[tuple[str, Outcome]]:
+    """(path, outcome) for every batch read: the path names rows a reader left without a locator."""
     for path in unit.paths:
         try:
-            yield from _read_file(unit, path, batch_size)
+            for outcome in _read_file(unit, path, batch_size):
+                yield path, outcome
         except Exception as exc:  # a bad file: record it, keep what was read, go on with the next
-            yield _file_failure(path, exc)
+            yield path, _file_failure(path, exc)
 
 
 def _load_previous(path: str, batch_size: int) -> Iterator[pa.Table]:
@@ -160,7 +159,14 @@ def _load_previous(path: str, batch_size: int) -> Iterator[pa.Table]:
 SAMPLE_TEXTS_PER_REASON = 3  # dropped texts kept per (stage, reason) and unit for the report, when not keeping all
 
 
-def _rejected_rows(outcome_dropped: pa.Table, stage: str, keep_text: bool, sampled: dict[str, int]) -> pa.Table:
+def _locators(rows: pa.Table, fallback: str | None) -> pa.Array:
+    """Each row's locator, read from its metadata (credentials removed); `fallback` where none was recorded."""
+    metas = rows[schema.METADATA].to_pylist() if schema.METADATA in rows.column_names else [None] * rows.num_rows
+    return pa.array([storage.redact(schema.locator_of(m) or fallback) for m in metas], pa.string())
+
+
+def _rejected_rows(outcome_dropped: pa.Table, stage: str, keep_text: bool, sampled: dict[str, int],
+                   fallback: str | None = None) -> pa.Table:
     n = outcome_dropped.num_rows
     cols = outcome_dropped.column_names
     get = lambda c: outcome_dropped[c] if c in cols else pa.nulls(n, pa.string())  # noqa: E731
@@ -177,6 +183,7 @@ def _rejected_rows(outcome_dropped: pa.Table, stage: str, keep_text: bool, sampl
     return pa.table(
         {
             schema.ID: get(schema.ID),
+            schema.LOCATOR: _locators(outcome_dropped, fallback),
             schema.SOURCE: get(schema.SOURCE),
             schema.URL: get(schema.URL),
             schema.DOMAIN: get(schema.DOMAIN),
@@ -190,17 +197,14 @@ def _rejected_rows(outcome_dropped: pa.Table, stage: str, keep_text: bool, sampl
     )
 
 
-def _error_rows(failed: pa.Table, stage: str) -> pa.Table:
+def _error_rows(failed: pa.Table, stage: str, fallback: str | None = None) -> pa.Table:
     n = failed.num_rows
     cols = failed.column_names
     get = lambda c: failed[c] if c in cols else pa.nulls(n, pa.string())  # noqa: E731
-    metas = get(schema.METADATA).to_pylist()
-    ids = get(schema.ID).to_pylist()
-    locators = [storage.redact(schema.locator_of(m) or i) for m, i in zip(metas, ids)]
     return pa.table(
         {
             schema.ID: get(schema.ID),
-            schema.LOCATOR: pa.array(locators, pa.string()),
+            schema.LOCATOR: _locators(failed, fallback),
             schema.SOURCE: get(schema.SOURCE),
             schema.URL: get(schema.URL),
             schema.STAGE: pa.array([stage] * n, pa.string()),
@@ -229,19 +233,14 @@ def _rejoin(kept: pa.Table, bypass: pa.Table, declared: dict[str, pa.DataType]) 
 
 
 def _final_columns(table: pa.Table) -> pa.Table:
-    """Documents as users read them: raw payloads and the engine's private columns removed."""
-    drop = [c for c in table.column_names if c == schema.RAW or c.startswith("_")]
+    """Documents as users read them: raw payloads, the readers' working columns (the content type is kept in
+    metadata) and the engine's private columns removed, so every output part has the same columns."""
+    drop = [c for c in table.column_names if c in (schema.RAW, schema.CONTENT_TYPE) or c.startswith("_")]
     return table.drop_columns(drop) if drop else table
 
 
-def run_unit(config_dict: dict[str, Any], segment: Segment, unit: Unit, last_segment: bool) -> dict[str, Any]:
-    """Run one segment of the pipeline over one unit and write its outputs atomically; returns its counts."""
-    config, stages = _pipeline(config_dict)
-    layout = Layout(config.output)
-    batch_size = config.engine.batch_size
-    keep_text = config.engine.keep_rejected_text
-    started = time.perf_counter()
-
+def _start_stages(segment: Segment, stages: dict[str, Stage], layout: Layout) -> dict[str, StageCount]:
+    """Set up the segment's stages (models load once per worker) and open their funnel counts."""
     counts: dict[str, StageCount] = {}
     if segment.index == 0:
         counts[READ_STAGE] = StageCount(READ_STAGE)
@@ -254,51 +253,84 @@ def run_unit(config_dict: dict[str, Any], segment: Segment, unit: Unit, last_seg
             st.ensure_setup()
         except Exception as exc:  # a bad model path or benchmark file: stop the run with one clear message
             raise StageSetupError(f"stage {name!r} could not start: {error_detail(exc)}") from None
+    return counts
 
-    suffix = f"s{segment.index}-{unit.key}.parquet"
-    kept_writer = writers.PartWriter(layout.kept_path(segment.index, unit.key, last_segment))
-    rejected_writer = writers.PartWriter(storage.join(layout.rejected, f"part-{suffix}"))
-    error_writer = writers.PartWriter(storage.join(layout.errors, f"part-{suffix}"))
-    sampled: dict[str, int] = {}
+
+def _apply_stage(stage: Stage, name: str, batch: pa.Table, unit_key: str) -> Outcome:
+    """One stage over one batch; rows outside its domains bypass it, an exception fails the batch's rows."""
+    inside, bypass = split_by_scope(stage.params, batch)
+    try:
+        if inside.num_rows == 0:
+            outcome = Outcome(kept=inside)
+        elif isinstance(stage, GlobalStage):
+            outcome = stage.apply(inside, unit_key)
+        else:
+            outcome = stage.process(inside)
+    except Exception as exc:  # the stage failed the whole batch: every row fails with its error
+        failed = inside.append_column(ERROR_COLUMN, pa.array([error_code(name, exc)] * inside.num_rows))
+        failed = failed.append_column(DETAIL_COLUMN, pa.array([error_detail(exc)] * inside.num_rows))
+        outcome = Outcome(kept=inside.slice(0, 0), failed=failed)
+    if bypass is not None:  # rows outside the stage's domains pass through unchanged
+        outcome.kept = _rejoin(outcome.kept, bypass, stage.output_columns())
+    return outcome
+
+
+class _Sinks:
+    """A unit's three outputs (kept rows, rejected/, errors/), each appearing atomically on close."""
+
+    def __init__(self, layout: Layout, segment: Segment, unit: Unit, last: bool, keep_text: bool):
+        suffix = f"s{segment.index}-{unit.key}.parquet"
+        self.kept = writers.PartWriter(layout.kept_path(segment.index, unit.key, last))
+        self.rejected = writers.PartWriter(storage.join(layout.rejected, f"part-{suffix}"))
+        self.errors = writers.PartWriter(storage.join(layout.errors, f"part-{suffix}"))
+        self.keep_text = keep_text
+        self.sampled: dict[str, int] = {}
+
+    def record(self, outcome: Outcome, stage: str, fallback: str | None = None) -> None:
+        """Write a stage's dropped and failed rows; `fallback` locates rows whose metadata names no locator."""
+        if outcome.dropped is not None and outcome.dropped.num_rows:
+            self.rejected.write(_rejected_rows(outcome.dropped, stage, self.keep_text, self.sampled, fallback))
+        if outcome.failed is not None and outcome.failed.num_rows:
+            self.errors.write(_error_rows(outcome.failed, stage, fallback))
+
+    def close(self) -> None:
+        try:
+            for w in (self.kept, self.rejected, self.errors):
+                w.close()
+        except BaseException:
+            for w in (self.kept, self.rejected, self.errors):
+                w.abort()
+            raise
+
+
+def run_unit(config_dict: dict[str, Any], segment: Segment, unit: Unit, last_segment: bool) -> dict[str, Any]:
+    """Run one segment of the pipeline over one unit and write its outputs atomically; returns its counts."""
+    config, stages = _pipeline(config_dict)
+    layout = Layout(config.output)
+    batch_size = config.engine.batch_size
+    started = time.perf_counter()
+    counts = _start_stages(segment, stages, layout)
+    sinks = _Sinks(layout, segment, unit, last_segment, config.engine.keep_rejected_text)
 
     def run_stages(batch: pa.Table) -> None:
         for name in segment.stage_names:
             if batch.num_rows == 0:
                 return
-            stage = stages[name]
             t0 = time.perf_counter()
             in_bytes = schema.row_bytes(batch)
-            inside, bypass = split_by_scope(stage.params, batch)
-            try:
-                if inside.num_rows == 0:
-                    outcome = Outcome(kept=inside)
-                elif isinstance(stage, GlobalStage):
-                    outcome = stage.apply(inside, unit.key)
-                else:
-                    outcome = stage.process(inside)
-            except Exception as exc:  # the stage failed the whole batch: every row fails with its error
-                failed = inside.append_column(ERROR_COLUMN, pa.array([error_code(name, exc)] * inside.num_rows))
-                failed = failed.append_column(DETAIL_COLUMN, pa.array([error_detail(exc)] * inside.num_rows))
-                outcome = Outcome(kept=inside.slice(0, 0), failed=failed)
-            if bypass is not None:  # rows outside the stage's domains pass through unchanged
-                outcome.kept = _rejoin(outcome.kept, bypass, stage.output_columns())
+            outcome = _apply_stage(stages[name], name, batch, unit.key)
             counts[name].add_outcome(batch, outcome, time.perf_counter() - t0, in_bytes)
-            if outcome.dropped is not None and outcome.dropped.num_rows:
-                rejected_writer.write(_rejected_rows(outcome.dropped, name, keep_text, sampled))
-            if outcome.failed is not None and outcome.failed.num_rows:
-                error_writer.write(_error_rows(outcome.failed, name))
+            sinks.record(outcome, name)
             batch = outcome.kept
         if batch.num_rows:
-            kept_writer.write(_final_columns(batch) if last_segment else batch)
+            sinks.kept.write(_final_columns(batch) if last_segment else batch)
 
     if segment.index == 0:
         t0 = time.perf_counter()
-        for outcome in _read_safely(unit, batch_size):
+        for path, outcome in _read_safely(unit, batch_size):
+            # the reader's skipped non-documents are counted here and written nowhere
             counts[READ_STAGE].add_outcome(None, outcome, time.perf_counter() - t0)
-            if outcome.dropped is not None and outcome.dropped.num_rows:
-                rejected_writer.write(_rejected_rows(outcome.dropped, READ_STAGE, keep_text, sampled))
-            if outcome.failed is not None and outcome.failed.num_rows:
-                error_writer.write(_error_rows(outcome.failed, READ_STAGE))
+            sinks.record(outcome, READ_STAGE, fallback=path)
             run_stages(outcome.kept)
             t0 = time.perf_counter()
     else:
@@ -307,14 +339,7 @@ def run_unit(config_dict: dict[str, Any], segment: Segment, unit: Unit, last_seg
             for batch in _load_previous(previous, batch_size):
                 run_stages(batch)
 
-    try:
-        kept_writer.close()
-        rejected_writer.close()
-        error_writer.close()
-    except BaseException:
-        for w in (kept_writer, rejected_writer, error_writer):
-            w.abort()
-        raise
+    sinks.close()
     result = {
         "unit": unit.key,
         "paths": list(unit.paths),

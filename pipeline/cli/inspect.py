@@ -22,6 +22,7 @@ def inspect(
     """Show the funnel and sample documents: kept by default, dropped/failed with --stage/--reason."""
     from winnow.pipeline import storage, writers
     from winnow.pipeline.cli.common import funnel_table
+    from winnow.pipeline.report import skipped_by_type, summary_line
 
     stats_path = storage.join(out, "stats.json")
     if not storage.exists(stats_path):
@@ -29,6 +30,7 @@ def inspect(
     stats = json.loads(storage.read_bytes(stats_path))
     if stage is None and reason is None:
         console.print(funnel_table(stats))
+        console.print(summary_line(stats), highlight=False)
         folder, label = "documents", "kept"
     else:
         folder, label = "rejected", "dropped"
@@ -55,5 +57,8 @@ def inspect(
                 text = row.get("text")
                 if text:
                     console.print("  " + text[:chars].replace("\n", "\n  "), highlight=False, markup=False)
-    if shown == 0:
+    if shown == 0 and reason in skipped_by_type(stats):  # asked for non-documents: they are counted, not kept
+        console.print(f"{reason}: {skipped_by_type(stats)[reason]:,} non-document records were skipped by the reader; "
+                      "they are counted in stats.json, not kept as rows", highlight=False)
+    elif shown == 0:
         console.print(f"no {label} rows match" + (f" stage={stage}" if stage else "") + (f" reason={reason}" if reason else ""))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Optional
 
 import typer
 
 from winnow.pipeline.cli import app
-from winnow.pipeline.cli.common import config_path, console, fail, funnel_table
+from winnow.pipeline.cli.common import config_path, console, fail, funnel_table, setup_logging
 
 
 @app.command()
@@ -16,19 +15,21 @@ def run(
     config: Optional[str] = typer.Argument(None, help="Pipeline YAML or a bundled recipe's name (`winnow recipes`); default: the demo."),
     input: list[str] = typer.Option([], "--input", "-i", help="Input path or glob (local, s3://, https://); repeatable."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Output directory (overrides the config)."),
-    set_: list[str] = typer.Option([], "--set", help="Override a config param: NAME=VALUE; repeatable."),
+    set_: list[str] = typer.Option([], "--set", help="A param NAME=VALUE, or any key by its path a.b=VALUE (stages by name); repeatable."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: RAY_ADDRESS or embedded)."),
     executor: Optional[str] = typer.Option(None, "--executor", help="ray (default) or local (in-process)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an output directory that holds another run."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also informational logs (Winnow's and Ray's)."),
 ) -> None:
     """Run a curation pipeline; rerunning into the same output resumes where it stopped."""
     from winnow.pipeline.config import ConfigError, load_config, parse_set
+    from winnow.pipeline.executors import ClusterError
     from winnow.pipeline.progress import Progress
     from winnow.pipeline.runner import RunError, run_pipeline
     from winnow.pipeline.storage import InputError
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(verbose)
     path = config_path(config, "demo")
     try:
         cfg = load_config(path, inputs=input or None, output=output, overrides=parse_set(set_),
@@ -38,16 +39,18 @@ def run(
     progress = Progress(enabled=not quiet)
     try:
         result = run_pipeline(cfg, overwrite=overwrite, progress=progress)
-    except (InputError, RunError) as exc:
+    except (InputError, RunError, ClusterError) as exc:
         progress.close()
         fail(str(exc))
     progress.close()
     stats = result.stats
     if not quiet:
+        from winnow.pipeline.report import summary_line
+
         console.print(funnel_table(stats))
         console.print(
-            f"{stats['documents']:,} documents, {stats['rejected']:,} rejected, {stats['errors']:,} errors "
-            f"in {stats['wall_seconds']:.1f}s ({stats['units_resumed']} unit passes resumed) → {cfg.output}"
+            f"{summary_line(stats)}; {stats['wall_seconds']:.1f}s ({stats['units_resumed']} unit passes resumed)"
+            f" → {cfg.output}", highlight=False,
         )
     if not result.balanced:
         fail("the funnel does not balance:\n  " + "\n  ".join(result.problems), code=1)

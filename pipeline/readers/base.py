@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any, ClassVar, Iterator
 
 import pyarrow as pa
@@ -19,10 +21,21 @@ class ReaderParams(StageParams):
     batch_size: int = 1000
 
 
+@dataclass
+class ReadOutcome(Outcome):
+    """A reader's Outcome. Records that are not documents (WARC requests, metadata records, revisits, ...)
+    are neither kept nor dropped: they are counted here by type (`warc_request`) and leave no row, so
+    rejected/ holds only documents (DESIGN.md, "Accounting")."""
+
+    skipped: dict[str, int] | None = None
+
+
 class Reader:
-    """Reads one file. `read(path)` yields Outcomes: documents as `kept`, records that are not documents
-    (WARC requests, metadata, revisits, ...) as `dropped` with a `read_<type>` reason, bad records as `failed`.
-    An exception escaping `read` fails the rest of the file as one errors/ row; what came before is kept."""
+    """Reads one file. `read(path)` yields ReadOutcomes: documents as `kept`, documents the reader refuses
+    (a redirect, an empty page) as `dropped` with a `read_<why>` reason, bad records as `failed`, and
+    non-documents counted under `skipped`. Every row's metadata holds its locator (schema.LOCATOR) and its
+    id is derived from it (schema.identity). An exception escaping `read` fails the rest of the file as one
+    errors/ row; what came before is kept."""
 
     format: ClassVar[str] = ""
     extensions: ClassVar[tuple[str, ...]] = ()
@@ -52,20 +65,15 @@ def detect_format(path: str) -> str:
     return best
 
 
-def non_document(records: list[dict[str, Any]], reason: str) -> pa.Table:
-    """Rows for records that are read and counted but are not documents."""
-    table = schema.documents_from_records(records)
-    return table.append_column(REASON_COLUMN, pa.array([reason] * table.num_rows, pa.string()))
-
-
 class BatchBuilder:
-    """Collects document dicts, dropped records and failed records; flushes them as Outcomes."""
+    """Collects document dicts, dropped records, failed records and skipped counts; flushes them as ReadOutcomes."""
 
     def __init__(self, batch_size: int):
         self.batch_size = batch_size
         self.docs: list[dict[str, Any]] = []
         self.dropped: list[tuple[dict[str, Any], str]] = []
         self.failed: list[tuple[dict[str, Any], str, str]] = []
+        self.skipped: Counter = Counter()
 
     def __len__(self) -> int:
         return len(self.docs) + len(self.dropped) + len(self.failed)
@@ -73,7 +81,11 @@ class BatchBuilder:
     def full(self) -> bool:
         return len(self) >= self.batch_size
 
-    def flush(self) -> Outcome:
+    def pending(self) -> bool:
+        """Anything to flush, skipped counts included: a file of non-documents only still reports them."""
+        return len(self) > 0 or bool(self.skipped)
+
+    def flush(self) -> ReadOutcome:
         from winnow.pipeline.stage import DETAIL_COLUMN, ERROR_COLUMN
 
         kept = schema.documents_from_records(self.docs) if self.docs else schema.empty_documents()
@@ -85,5 +97,6 @@ class BatchBuilder:
             failed = schema.documents_from_records([r for r, _, _ in self.failed])
             failed = failed.append_column(ERROR_COLUMN, pa.array([e for _, e, _ in self.failed], pa.string()))
             failed = failed.append_column(DETAIL_COLUMN, pa.array([d for _, _, d in self.failed], pa.string()))
-        self.docs, self.dropped, self.failed = [], [], []
-        return Outcome(kept=kept, dropped=dropped, failed=failed)
+        skipped = dict(self.skipped) or None
+        self.docs, self.dropped, self.failed, self.skipped = [], [], [], Counter()
+        return ReadOutcome(kept=kept, dropped=dropped, failed=failed, skipped=skipped)

@@ -51,7 +51,10 @@ def record_to_document(
         meta.update(old_meta)
     if params.id_field and record.get(params.id_field) is not None:
         meta["source_id"] = record[params.id_field]
-    meta.setdefault("locator", locator)
+    # The id hashes this locator, so it is the one metadata names; one a record brought along is kept beside it.
+    if meta.get(schema.LOCATOR) not in (None, locator):
+        meta["source_locator"] = meta[schema.LOCATOR]
+    meta[schema.LOCATOR] = locator
     meta.update(extra_meta or {})
     if repaired:
         meta["utf8_repaired"] = True
@@ -71,11 +74,8 @@ def _valid_utf8(value: Any) -> tuple[Any, bool]:
 
 
 def failed_record(locator: str, source: str) -> dict[str, Any]:
-    return {
-        schema.ID: schema.make_id(locator),
-        schema.SOURCE: source,
-        schema.METADATA: schema.metadata_json({"locator": locator}),
-    }
+    doc_id, meta = schema.identity(locator)
+    return {schema.ID: doc_id, schema.SOURCE: source, schema.METADATA: schema.metadata_json(meta)}
 
 
 @register_reader("jsonl")
@@ -116,5 +116,5 @@ class JsonlReader(Reader):
                     out.docs.append(doc)
                 if out.full():
                     yield out.flush()
-        if len(out):
+        if out.pending():
             yield out.flush()

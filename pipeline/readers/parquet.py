@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from winnow.pipeline import schema, storage
@@ -19,29 +21,59 @@ class ParquetReader(Reader):
     Params = JsonlParams
 
     def read(self, path: str) -> Iterator[Outcome]:
-        out = BatchBuilder(self.params.batch_size)
         with storage.open_input(path) as f:
             pf = pq.ParquetFile(f)
-            row = 0
-            for batch in pf.iter_batches(batch_size=self.params.batch_size):
-                for record in batch.to_pylist():
-                    row += 1
-                    locator = f"{path}#{row}"
-                    if record.get(schema.ID) and record.get(schema.METADATA) and "locator" in str(record[schema.METADATA]):
-                        locator = schema.locator_of(record[schema.METADATA]) or locator
-                    try:
-                        doc = record_to_document(record, locator, self.params, "parquet")
-                    except ValueError as exc:
-                        out.failed.append((failed_record(locator, "parquet"), "read_bad_record", f"{locator}: {exc}"))
-                        continue
-                    # A run's own documents keep their id and columns, so re-reading an output is lossless.
-                    if record.get(schema.ID) and record.get(schema.METADATA):
-                        doc[schema.ID] = record[schema.ID]
-                        for key, value in record.items():
-                            if key not in doc and key != self.params.text_field:
-                                doc[key] = value
-                    out.docs.append(doc)
-                    if out.full():
-                        yield out.flush()
+            if _is_winnow_output(pf.schema_arrow, self.params.text_field):
+                yield from _read_typed(pf, self.params)
+                return
+            yield from self._read_records(pf, path)
+
+    def _read_records(self, pf: pq.ParquetFile, path: str) -> Iterator[Outcome]:
+        """Any table with a text column, record by record (fields mapped and checked like JSONL)."""
+        out = BatchBuilder(self.params.batch_size)
+        row = 0
+        for batch in pf.iter_batches(batch_size=self.params.batch_size):
+            for record in batch.to_pylist():
+                row += 1
+                locator = f"{path}#{row}"
+                if record.get(schema.ID) and record.get(schema.METADATA) and "locator" in str(record[schema.METADATA]):
+                    locator = schema.locator_of(record[schema.METADATA]) or locator
+                try:
+                    doc = record_to_document(record, locator, self.params, "parquet")
+                except ValueError as exc:
+                    out.failed.append((failed_record(locator, "parquet"), "read_bad_record", f"{locator}: {exc}"))
+                    continue
+                # A run's own documents keep their id and columns, so re-reading an output is lossless.
+                if record.get(schema.ID) and record.get(schema.METADATA):
+                    doc[schema.ID] = record[schema.ID]
+                    for key, value in record.items():
+                        if key not in doc and key != self.params.text_field:
+                            doc[key] = value
+                out.docs.append(doc)
+                if out.full():
+                    yield out.flush()
         if len(out):
             yield out.flush()
+
+
+def _is_winnow_output(file_schema: pa.Schema, text_field: str) -> bool:
+    """A run's own documents/: every base column present with its type, text where the reader looks for it."""
+    base = schema.DOCUMENT_SCHEMA
+    return text_field == schema.TEXT and all(
+        name in file_schema.names and file_schema.field(name).type == base.field(name).type for name in base.names
+    )
+
+
+def _read_typed(pf: pq.ParquetFile, params: JsonlParams) -> Iterator[Outcome]:
+    """A run's output read back as Arrow, never through Python objects: every column keeps its type (a column
+    that is all null in one part stays a typed column), ids and annotations are kept as written."""
+    base = schema.DOCUMENT_SCHEMA.names
+    for batch in pf.iter_batches(batch_size=params.batch_size):
+        table = pa.Table.from_batches([batch])
+        for name, value in ((schema.DOMAIN, params.domain), (schema.SOURCE, params.source)):
+            if value is not None:  # the reader's tag fills rows that carry none, as for any other input
+                filled = pc.fill_null(table[name], value)
+                table = table.set_column(table.column_names.index(name), name, filled)
+        # Base columns first, in the engine's order; the rest (scores, tags) follow as they were.
+        order = list(base) + [c for c in table.column_names if c not in base]
+        yield Outcome(kept=table.select(order))

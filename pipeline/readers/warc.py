@@ -1,9 +1,11 @@
 """WARC, WET and WAT readers: Common Crawl records become documents, every other record is counted by type.
 
 WARC `response` records with an HTML payload become rows with the HTTP body in `raw` (the `extract` stage turns
-it into text); PDF payloads are emitted for the PDF path when `pdf: true`; everything else is dropped with a
-`read_warc_<why>` reason. WET `conversion` records carry text already. WAT `metadata` records describing a
-response become rows whose text is the record's JSON (link and metadata studies, not text filters).
+it into text); PDF payloads are emitted for the PDF path when `pdf: true`; other responses are documents the
+reader drops with a `read_warc_<why>` reason (a redirect, an image). WET `conversion` records carry text already.
+WAT `metadata` records describing a response become rows whose text is the record's JSON (link and metadata
+studies, not text filters). Records that are not documents at all (requests, metadata, revisits, warcinfo,
+responses of other protocols) leave no row: they are counted under the reader's `skipped` by type.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from winnow.pipeline import schema
-from winnow.pipeline.readers.base import Reader, ReaderParams
+from winnow.pipeline.readers.base import ReadOutcome, Reader, ReaderParams
 from winnow.pipeline.readers.warc_records import BadRegion, RawRecord, iter_records
 from winnow.pipeline.registry import register_reader
 from winnow.pipeline.stage import DETAIL_COLUMN, ERROR_COLUMN, REASON_COLUMN, Outcome
@@ -37,13 +39,15 @@ class WarcParams(ReaderParams):
 
 
 class _Rows:
-    """Collects rows for one Outcome: documents, dropped records with a reason, failed records with an error."""
+    """Collects rows for one Outcome: documents, dropped records with a reason, failed records with an error,
+    and counts of skipped non-documents by type."""
 
     def __init__(self) -> None:
         self.kept: list[dict] = []
         self.dropped: list[dict] = []
         self.failed: list[dict] = []
         self.counters: dict[str, int] = {}
+        self.skipped: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self.kept) + len(self.dropped) + len(self.failed)
@@ -61,18 +65,25 @@ class _Rows:
     def count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
 
-    def flush(self) -> Outcome:
+    def skip(self, kind: str) -> None:
+        self.skipped[kind] = self.skipped.get(kind, 0) + 1
+
+    def pending(self) -> bool:
+        return len(self) > 0 or bool(self.skipped)
+
+    def flush(self) -> ReadOutcome:
         def table(rows: list[dict], extra: tuple[str, ...]) -> pa.Table:
             # column by column: several times faster than Table.from_pylist on megabytes of payloads
             fields = list(ROW_SCHEMA) + [pa.field(c, pa.string()) for c in extra]
             arrays = [pa.array([r.get(f.name) for r in rows], f.type) for f in fields]
             return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
-        out = Outcome(
+        out = ReadOutcome(
             kept=table(self.kept, ()),
             dropped=table(self.dropped, (REASON_COLUMN,)) if self.dropped else None,
             failed=table(self.failed, (ERROR_COLUMN, DETAIL_COLUMN)) if self.failed else None,
             counters=dict(self.counters) or None,
+            skipped=dict(self.skipped) or None,
         )
         self.__init__()
         return out
@@ -149,70 +160,77 @@ def mime_of(content_type: str | None, body: bytes) -> tuple[str, str | None]:
 WARC_TYPES = ("warcinfo", "response", "resource", "request", "metadata", "revisit", "conversion", "continuation")
 
 
-def type_reason(wtype: str) -> str:
-    """The drop reason for a record type; a type outside the WARC standard (a corrupt header) is `read_warc_unknown`,
-    so hostile input cannot invent reason strings."""
-    return f"read_warc_{wtype}" if wtype in WARC_TYPES else "read_warc_unknown"
+def skip_kind(wtype: str, prefix: str = "warc") -> str:
+    """The `skipped` key of a non-document record type; a type outside the WARC standard (a corrupt header) is
+    `<prefix>_unknown`, so hostile input cannot invent funnel keys."""
+    return f"{prefix}_{wtype}" if wtype in WARC_TYPES else f"{prefix}_unknown"
 
 
 class _WarcBase(Reader):
     Params = WarcParams
 
     def base_row(self, path: str, rec: RawRecord) -> dict[str, Any]:
-        locator = f"{path}@{rec.offset}"
         h = rec.headers
+        doc_id, meta = schema.identity(
+            f"{path}@{rec.offset}",
+            warc_record_id=h.get("warc-record-id"),
+            warc_date=h.get("warc-date"),
+            warc_file=os.path.basename(path.split("?", 1)[0]),
+            warc_offset=rec.offset,
+            warc_version=rec.version,
+            **({"warc_length_repaired": True} if rec.repaired else {}),
+        )
         return {
-            schema.ID: schema.make_id(locator),
+            schema.ID: doc_id,
             schema.SOURCE: self.params.source or "commoncrawl",
             schema.URL: h.get("warc-target-uri"),
             schema.DOMAIN: self.params.domain,
-            "_meta": {
-                "locator": locator,
-                "warc_record_id": h.get("warc-record-id"),
-                "warc_date": h.get("warc-date"),
-                "warc_file": os.path.basename(path.split("?", 1)[0]),
-                "warc_offset": rec.offset,
-                "warc_version": rec.version,
-                **({"warc_length_repaired": True} if rec.repaired else {}),
-            },
+            "_meta": meta,
         }
 
     def read(self, path: str) -> Iterator[Outcome]:
         rows = _Rows()
         for rec in iter_records(path):
             if isinstance(rec, BadRegion):
-                locator = f"{path}@{rec.offset}"
-                meta = {"locator": locator, "warc_file": os.path.basename(path), "warc_offset": rec.offset}
-                row = {schema.ID: schema.make_id(locator), schema.SOURCE: self.params.source or "commoncrawl",
+                doc_id, meta = schema.identity(f"{path}@{rec.offset}", warc_file=os.path.basename(path),
+                                               warc_offset=rec.offset)
+                row = {schema.ID: doc_id, schema.SOURCE: self.params.source or "commoncrawl",
                        schema.METADATA: schema.metadata_json(meta)}
                 rows.fail(row, rec.code, rec.detail)
             else:
-                row = self.base_row(path, rec)
-                wtype = rec.headers.get("warc-type", "unknown").lower()
-                try:
-                    verdict = self.handle(rec, wtype, row)
-                except Exception as exc:  # noqa: BLE001 - one bad record fails alone; the file goes on
-                    verdict = ("fail", "read_warc_bad_record", f"{row['_meta']['locator']}: {type(exc).__name__}: {exc}")
-                row[schema.METADATA] = schema.metadata_json(row.pop("_meta"))
-                if verdict is None:
-                    rows.kept.append(row)
-                elif verdict[0] == "drop":
-                    rows.drop(row, verdict[1])
-                else:
-                    rows.fail(row, verdict[1], verdict[2])
+                self._record(path, rec, rows)
             if len(rows) >= self.params.batch_size:
                 yield rows.flush()
-        if len(rows):
+        if rows.pending():
             yield rows.flush()
 
+    def _record(self, path: str, rec: RawRecord, rows: _Rows) -> None:
+        row = self.base_row(path, rec)
+        wtype = rec.headers.get("warc-type", "unknown").lower()
+        try:
+            verdict = self.handle(rec, wtype, row)
+        except Exception as exc:  # noqa: BLE001 - one bad record fails alone; the file goes on
+            verdict = ("fail", "read_warc_bad_record", f"{row['_meta'][schema.LOCATOR]}: {type(exc).__name__}: {exc}")
+        if verdict is not None and verdict[0] == "skip":
+            rows.skip(verdict[1])  # not a document: counted by type, no row anywhere
+            return
+        row[schema.METADATA] = schema.metadata_json(row.pop("_meta"))
+        if verdict is None:
+            rows.kept.append(row)
+        elif verdict[0] == "drop":
+            rows.drop(row, verdict[1])
+        else:
+            rows.fail(row, verdict[1], verdict[2])
+
     def handle(self, rec: RawRecord, wtype: str, row: dict) -> tuple | None:
-        """Fill `row` for a document and return None, or return ("drop", reason) / ("fail", code, detail)."""
+        """Fill `row` for a document and return None, or return ("skip", kind) for a non-document,
+        ("drop", reason) for a document the reader refuses, ("fail", code, detail) for a bad record."""
         raise NotImplementedError
 
 
 def _truncated(rec: RawRecord, row: dict) -> tuple:
     return ("fail", "read_warc_truncated",
-            f"{row['_meta']['locator']}: block has {len(rec.block)} of {rec.headers.get('content-length')} bytes")
+            f"{row['_meta'][schema.LOCATOR]}: block has {len(rec.block)} of {rec.headers.get('content-length')} bytes")
 
 
 @register_reader("warc")
@@ -221,17 +239,18 @@ class WarcReader(_WarcBase):
 
     def handle(self, rec: RawRecord, wtype: str, row: dict) -> tuple | None:
         if wtype != "response":
-            return ("drop", type_reason(wtype))
+            return ("skip", skip_kind(wtype))
+        if not rec.headers.get("content-type", "").lower().startswith("application/http"):
+            return ("skip", "warc_non_http")  # a response of another protocol (dns:, ftp:) is no web page
         if rec.truncated:
             return _truncated(rec, row)
         meta = row["_meta"]
-        if not rec.headers.get("content-type", "").lower().startswith("application/http"):
-            return ("drop", "read_warc_non_http")  # a response of another protocol (dns:, ftp:)
         status, http_headers, body = parse_http(rec.block)
         try:
             body = decode_body(body, http_headers)
         except zlib.error as exc:
-            return ("fail", "read_warc_bad_encoding", f"{meta['locator']}: {http_headers.get('content-encoding')}: {exc}")
+            encoding = http_headers.get("content-encoding")
+            return ("fail", "read_warc_bad_encoding", f"{meta[schema.LOCATOR]}: {encoding}: {exc}")
         mime, charset = mime_of(http_headers.get("content-type"), body)
         meta.update(http_status=status, http_headers=http_headers, content_type=mime, http_charset=charset)
         row[schema.CONTENT_TYPE] = mime
@@ -254,7 +273,7 @@ class WetReader(_WarcBase):
 
     def handle(self, rec: RawRecord, wtype: str, row: dict) -> tuple | None:
         if wtype != "conversion":
-            return ("drop", type_reason(wtype))
+            return ("skip", skip_kind(wtype))
         if rec.truncated:
             return _truncated(rec, row)
         meta = row["_meta"]
@@ -274,13 +293,13 @@ class WatReader(_WarcBase):
 
     def handle(self, rec: RawRecord, wtype: str, row: dict) -> tuple | None:
         if wtype != "metadata":
-            return ("drop", type_reason(wtype))
+            return ("skip", skip_kind(wtype))
         if rec.truncated:
             return _truncated(rec, row)
         envelope = json.loads(rec.block).get("Envelope", {})
         kind = envelope.get("WARC-Header-Metadata", {}).get("WARC-Type", "unknown").lower()
-        if kind != "response":
-            return ("drop", f"read_warc_wat_{kind}" if kind in WARC_TYPES else "read_warc_wat_unknown")  # WAT describes requests and metadata records too
+        if kind != "response":  # WAT describes the WARC's requests and metadata records too
+            return ("skip", skip_kind(kind, "wat"))
         http = envelope.get("Payload-Metadata", {}).get("HTTP-Response-Metadata", {})
         html = http.get("HTML-Metadata", {})
         status = http.get("Response-Message", {}).get("Status")

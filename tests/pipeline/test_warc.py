@@ -19,6 +19,7 @@ from winnow.pipeline.stage import ERROR_COLUMN, REASON_COLUMN
 
 
 def read_all(reader, path) -> tuple[list[dict], Counter, list[dict]]:
+    """Kept rows, counts (kept, reasons, errors, and `skipped:<kind>` for non-documents), failed rows."""
     kept, counts, failed = [], Counter(), []
     for o in reader.read(str(path)):
         kept += o.kept.to_pylist()
@@ -29,6 +30,7 @@ def read_all(reader, path) -> tuple[list[dict], Counter, list[dict]]:
         if o.failed is not None:
             counts.update(o.failed[ERROR_COLUMN].to_pylist())
             failed += o.failed.to_pylist()
+        counts.update({f"skipped:{k}": v for k, v in (o.skipped or {}).items()})
     return kept, counts, failed
 
 
@@ -46,7 +48,7 @@ def http_block(body: bytes, ctype: str = "text/html", status: str = "200 OK", ex
 def test_common_crawl_warc_counts_every_record_type(shared_data):
     path = shared_data / "cc/resiliparse/warcfile.warc.gz"
     kept, counts, _ = read_all(WarcReader(), path)
-    assert counts == {"kept": 16, "read_warc_request": 17, "read_warc_metadata": 16, "read_warc_warcinfo": 1}
+    assert counts == {"kept": 16, "skipped:warc_request": 17, "skipped:warc_metadata": 16, "skipped:warc_warcinfo": 1}
     row = kept[0]
     meta = json.loads(row["metadata"])
     assert row["id"] == schema.make_id(meta["locator"]) and meta["locator"] == f"{path}@{meta['warc_offset']}"
@@ -58,9 +60,9 @@ def test_common_crawl_warc_counts_every_record_type(shared_data):
 
 def test_revisit_resource_non_html_and_redirects_are_counted(shared_data):
     _, counts, _ = read_all(WarcReader(), shared_data / "cc/warcio/example.warc.gz")
-    assert counts["read_warc_revisit"] == 1 and counts["kept"] == 1
+    assert counts["skipped:warc_revisit"] == 1 and counts["kept"] == 1
     _, counts, _ = read_all(WarcReader(), shared_data / "cc/warcio/example-resource.warc.gz")
-    assert counts["read_warc_resource"] == 1
+    assert counts["skipped:warc_resource"] == 1
     _, counts, _ = read_all(WarcReader(), shared_data / "cc/ia-web-commons/IAH-urls-wget.warc.gz")
     assert counts["read_warc_non_html"] == 5 and counts["read_warc_redirect"] == 9
 
@@ -92,7 +94,7 @@ def test_corrupt_member_costs_one_record_and_truncated_tail_keeps_what_precedes(
 
 def test_lf_only_wet_with_wrong_lengths_is_parsed(shared_data):
     kept, counts, _ = read_all(WetReader(), shared_data / "cc/cc_net/sample.warc.wet.txt")
-    assert counts == {"kept": 3, "read_warc_warcinfo": 1}
+    assert counts == {"kept": 3, "skipped:warc_warcinfo": 1}
     assert kept[0]["text"].startswith("Famous Mark Twain Quotes") and "馬克·吐溫名言" in kept[1]["text"]
     assert json.loads(kept[1]["metadata"])["warc_length_repaired"] is True
 
@@ -120,10 +122,10 @@ def test_pdf_payloads_follow_the_pdf_param(tmp_path):
 
 def test_wet_and_wat(shared_data):
     kept, counts, _ = read_all(WetReader(), shared_data / "cc/whirlwind/whirlwind.warc.wet.gz")
-    assert counts == {"kept": 1, "read_warc_warcinfo": 1}
+    assert counts == {"kept": 1, "skipped:warc_warcinfo": 1}
     assert kept[0]["text"].startswith("Escopete") and json.loads(kept[0]["metadata"])["cc_languages"] == "spa"
     _, counts, _ = read_all(WatReader(), shared_data / "cc/whirlwind/whirlwind.warc.wat.gz")
-    assert counts == {"read_warc_warcinfo": 1, "read_warc_wat_request": 1}
+    assert counts == {"skipped:warc_warcinfo": 1, "skipped:wat_request": 1}
 
 
 class _Server:
