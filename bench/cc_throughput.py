@@ -111,6 +111,7 @@ def winnow_recipe(path: Path, warm: Path | None = None) -> tuple[Timer, dict[str
         for o in WarcReader().read(str(path)):
             batch = o.kept
             counts["records"] += batch.num_rows + sum(x.num_rows for x in (o.dropped, o.failed) if x is not None)
+            counts["records"] += sum((getattr(o, "skipped", None) or {}).values())  # non-documents are read too
             for s in stages:
                 t0 = time.perf_counter()
                 out = s(batch)

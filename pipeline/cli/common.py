@@ -39,15 +39,16 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def funnel_table(stats: dict[str, Any]) -> Table:
     table = Table(title="funnel", show_lines=False)
-    for col in ("stage", "in", "kept", "dropped", "failed", "MB in", "seconds"):
-        left = col in ("stage", "dropped", "failed")
+    for col in ("stage", "in", "kept", "skipped", "dropped", "failed", "MB in", "seconds"):
+        left = col in ("stage", "skipped", "dropped", "failed")
         # Reasons fold onto several lines rather than being cut: they are what the table is for.
         table.add_column(col, justify="left" if left else "right", overflow="fold", no_wrap=not left)
     for s in stats["stages"]:
         dropped = "\n".join(f"{k}={v:,}" for k, v in s["dropped"].items()) or "-"
         failed = "\n".join(f"{k}={v:,}" for k, v in s["failed"].items()) or "-"
+        skipped = "\n".join(f"{k}={v:,}" for k, v in s.get("skipped", {}).items()) or "-"
         table.add_row(
-            s["name"], f"{s['in']:,}", f"{s['kept']:,}", dropped, failed, f"{s['bytes_in'] / 1e6:.2f}",
+            s["name"], f"{s['in']:,}", f"{s['kept']:,}", skipped, dropped, failed, f"{s['bytes_in'] / 1e6:.2f}",
             f"{s['seconds'] + s.get('fit_seconds', 0):.2f}",
         )
     return table
