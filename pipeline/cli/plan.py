@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from winnow.pipeline.cli import app
+from winnow.pipeline.cli.app import app
 from winnow.pipeline.cli.common import config_path, console, fail
 
 

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from winnow.pipeline.cli import app
+from winnow.pipeline.cli.app import app
 from winnow.pipeline.cli.common import console, fail
 
 recipes_app = typer.Typer(help="List the bundled recipes; `copy NAME [DIR]` writes one out for editing.",

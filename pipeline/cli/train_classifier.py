@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from winnow.pipeline.cli import app
+from winnow.pipeline.cli.app import app
 from winnow.pipeline.cli.common import console, fail
 
 # Keys a --config file may hold besides the training options themselves.

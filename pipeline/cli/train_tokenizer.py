@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from winnow.pipeline.cli import app
+from winnow.pipeline.cli.app import app
 from winnow.pipeline.cli.common import console, fail
 
 

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from winnow.pipeline import storage
 from winnow.pipeline.config import ConfigError
-from winnow.pipeline.export import formats
+import winnow.pipeline.export.formats as formats
 from winnow.pipeline.export.config import ExportConfig, load_weights
 from winnow.pipeline.export.mix import MixError, check_shares, default_budget, interleave, normalise, pack, plan_mix
 from winnow.pipeline.tokenize import DEFAULT_DOMAIN, Tokenizer, TokenizerError, build_pools, train_tokenizer

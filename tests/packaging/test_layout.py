@@ -92,3 +92,42 @@ def test_every_pipeline_recipe_loads_without_set(name):
     """Every bundled pipeline recipe runs its capability alone, with no --set (demo inputs by default)."""
     cfg = load_config(recipes.resolve(name), inputs=["placeholder.jsonl"])
     assert cfg.stages
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """winnow module → the winnow modules it imports at module level (imports inside functions are lazy)."""
+    mods = {}
+    for folder in ("pipeline", *CAPABILITIES):
+        for path in (REPO / folder).rglob("*.py"):
+            parts = [p for p in path.relative_to(REPO / folder).with_suffix("").parts if p != "__init__"]
+            mods[".".join(["winnow", folder, *parts])] = path
+    graph = {}
+    for name, path in mods.items():
+        deps = set()
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ImportFrom) and node.module in mods:
+                deps.add(node.module)
+                deps.update(f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in mods)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names if a.name in mods)
+        deps.discard(name)  # a package importing its own submodules (`from pkg import mod`) is not a cycle
+        graph[name] = deps
+    return graph
+
+
+def test_module_imports_have_no_cycle():
+    graph, done, path = _module_graph(), set(), []
+
+    def visit(node: str) -> None:
+        if node in path:
+            raise AssertionError("import cycle: " + " -> ".join(path[path.index(node):] + [node]))
+        if node in done:
+            return
+        path.append(node)
+        for dep in sorted(graph[node]):
+            visit(dep)
+        path.pop()
+        done.add(node)
+
+    for node in sorted(graph):
+        visit(node)
