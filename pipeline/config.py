@@ -372,8 +372,3 @@ def _check_columns(specs: list[InputSpec], stages: list[StageSpec]) -> None:
                 f"stage provides (score columns available: {have})"
             )
         available |= set(stage.output_columns())
-
-
-def config_from_dict(d: dict[str, Any]) -> PipelineConfig:
-    """Rebuild a validated config from `PipelineConfig.to_dict()` (on a worker)."""
-    return load_config(text=yaml.safe_dump({k: v for k, v in d.items()}, sort_keys=False))

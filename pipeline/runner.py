@@ -129,7 +129,6 @@ def run_pipeline(
     layout = Layout(config.output)
     _check_output(config, layout, overwrite)
     segments = plan_segments(config)
-    config_dict = config.to_dict()
     own_executor = executor is None
     executor = executor or _LazyExecutor(config.engine)
     per_segment_results: dict[int, dict[str, dict]] = {}
@@ -152,7 +151,7 @@ def run_pipeline(
             done = len(results)
             if progress:
                 progress(label, done, len(units), None)
-            items = ((config_dict, segment, unit, last) for unit in todo)
+            items = ((config, segment, unit, last) for unit in todo)
             try:
                 for result in executor.imap_unordered(run_unit, items, _segment_resources(segment)):
                     results[result["unit"]] = result

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from winnow.pipeline import schema, storage, writers
 from winnow.pipeline.accounting import StageCount
-from winnow.pipeline.config import PipelineConfig, config_from_dict
+from winnow.pipeline.config import PipelineConfig
 from winnow.pipeline.readers.base import READ_STAGE, detect_format
 from winnow.pipeline.registry import READERS
 from winnow.pipeline.stage import (
@@ -107,11 +107,12 @@ class Layout:
 _PIPELINE_CACHE: dict[str, tuple[PipelineConfig, dict[str, Stage]]] = {}
 
 
-def _pipeline(config_dict: dict[str, Any]) -> tuple[PipelineConfig, dict[str, Stage]]:
-    """Stages built once per worker process and reused by every unit it runs (models load once)."""
-    key = json.dumps(config_dict, sort_keys=True, default=str)
+def _pipeline(config: PipelineConfig) -> tuple[PipelineConfig, dict[str, Stage]]:
+    """Stages built once per worker process and reused by every unit it runs (models load once).
+
+    Workers receive the driver's validated config object; nothing is parsed or validated again here."""
+    key = json.dumps(config.to_dict(), sort_keys=True, default=str)
     if key not in _PIPELINE_CACHE:
-        config = config_from_dict(config_dict)
         _PIPELINE_CACHE.clear()  # one pipeline per worker at a time; frees the previous run's models
         _PIPELINE_CACHE[key] = (config, {s.name: s.build() for s in config.stages})
     return _PIPELINE_CACHE[key]
@@ -303,9 +304,9 @@ class _Sinks:
             raise
 
 
-def run_unit(config_dict: dict[str, Any], segment: Segment, unit: Unit, last_segment: bool) -> dict[str, Any]:
+def run_unit(config: PipelineConfig, segment: Segment, unit: Unit, last_segment: bool) -> dict[str, Any]:
     """Run one segment of the pipeline over one unit and write its outputs atomically; returns its counts."""
-    config, stages = _pipeline(config_dict)
+    config, stages = _pipeline(config)
     layout = Layout(config.output)
     batch_size = config.engine.batch_size
     started = time.perf_counter()
