@@ -49,6 +49,9 @@ def plan(
                   f"(sampled {result['inputs']['sampled_files']} files, {result['inputs']['sampled_bytes'] / 1e6:,.1f} MB)")
     console.print(f"documents: ~{d['read']:,} read, ~{d['kept']:,} kept, ~{d['rejected']:,} rejected, ~{d['errors']:,} errors")
     for s in result["stages"]:
+        if s["documents_in"] is None:  # the engine's own row: writers, accounting
+            console.print(f"  {s['name']:<48} {s['cpu_seconds']:>9.1f} cpu-s", highlight=False)
+            continue
         console.print(f"  {s['name']:<22} in ~{s['documents_in']:>10,}  kept ~{s['kept']:>10,}  {s['cpu_seconds']:>9.1f} cpu-s")
     console.print(f"time: ~{t['wall_seconds']:,.0f} s wall on {t['cores']} cores ({t['cpu_seconds']:,.0f} cpu-s, ~${t['cost_usd']})")
     if result["dedup_peak_memory_bytes"]:
@@ -65,8 +68,8 @@ def plan(
     for key, value in result["assumptions"].items():
         console.print(f"  {key.replace('_', ' ')}: {value}", highlight=False)
     i = result["inputs"]
-    if i["sampled_files"] < i["files"]:
-        share = i["sampled_bytes"] / i["bytes"] if i["bytes"] else 0.0
+    share = i["sampled_bytes"] / i["bytes"] if i["bytes"] else 0.0
+    if i["sampled_files"] < i["files"] and share < 0.9:
         console.print(
             f"[yellow]note:[/] the estimate scales a sample of {i['sampled_files']} of {i['files']} files "
             f"({share:.0%} of the bytes, smallest files first); larger or different files may behave otherwise. "
