@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pyarrow as pa
@@ -137,11 +138,34 @@ def test_every_cc_sample_file_runs_with_balanced_books(shared_data, tmp_path):
     assert schema.RAW not in pq.read_table(tmp_path / f"o{len(files) - 1}" / "documents").column_names
 
 
-def test_a_worker_that_dies_fails_the_page_as_extract_crash(tmp_path, monkeypatch):
+def _fake_worker(tmp_path, monkeypatch, body: str) -> None:
+    """Replace the extraction child by a module of the test's own (the sandbox runs `python -m MODULE`)."""
     from winnow.filters.extract import isolation
 
-    dying = tmp_path / "dying_worker.py"
-    dying.write_text("import sys\nsys.stdin.buffer.read(8)\nsys.exit(3)\n")
-    monkeypatch.setattr(isolation, "WORKER", str(dying))
+    (tmp_path / "fake_worker.py").write_text(body)
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}:{os.environ.get('PYTHONPATH', '')}")
+    monkeypatch.setattr(isolation, "WORKER", "fake_worker")
+
+
+def test_a_worker_that_dies_fails_the_page_as_extract_crash(tmp_path, monkeypatch):
+    _fake_worker(tmp_path, monkeypatch, "import sys\nsys.stdin.buffer.read(8)\nsys.exit(3)\n")
     out = ExtractStage(timeout_s=5.0)(batch([{"raw": PAGE.encode(), "content_type": "text/html"}]))
     assert out.failed[ERROR_COLUMN].to_pylist() == ["extract_crash"] and out.kept.num_rows == 0
+
+
+def test_a_subverted_worker_cannot_hand_the_parent_a_pickle(tmp_path, monkeypatch):
+    """Replies are JSON only: a child that answers with a pickle (here one that would write a file when
+    loaded) fails its page as a crash, and nothing it sent runs in the parent."""
+    marker = tmp_path / "pwned"
+    payload = (
+        "import os, pickle, struct, sys\n"
+        "class P:\n"
+        f"    def __reduce__(self): return (open, ({str(marker)!r}, 'w'))\n"
+        "data = pickle.dumps(P())\n"
+        "sys.stdout.buffer.write(struct.pack('>Q', len(data)) + data); sys.stdout.buffer.flush()\n"
+        "sys.stdin.buffer.read()\n"
+    )
+    _fake_worker(tmp_path, monkeypatch, payload)
+    out = ExtractStage(timeout_s=5.0)(batch([{"raw": PAGE.encode(), "content_type": "text/html"}]))
+    assert out.failed[ERROR_COLUMN].to_pylist() == ["extract_crash"]
+    assert not marker.exists()
