@@ -8,10 +8,9 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
-from winnow.filters.quality.score import column_texts
 from winnow.pipeline import schema
 from winnow.pipeline.registry import register_stage
-from winnow.pipeline.stage import Outcome, Stage, StageParams, set_column
+from winnow.pipeline.stage import Outcome, Stage, StageParams, column_values, set_column
 
 EMAIL_PLACEHOLDER = "<EMAIL>"
 IP_PLACEHOLDER = "<IP>"
@@ -109,7 +108,7 @@ class PiiMaskStage(Stage):
         return text, counts
 
     def process(self, batch: pa.Table) -> Outcome:
-        texts, bad = column_texts(batch)
+        texts, bad = column_values(batch, schema.TEXT)
         totals = {"pii_email": 0, "pii_ip": 0, "pii_phone": 0, "pii_mask_documents": 0}
         out_texts = []
         for text in texts:

@@ -8,12 +8,11 @@ import re
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-import pyarrow as pa
 from pydantic import Field
 
 from winnow.pipeline import schema, storage
 from winnow.pipeline.registry import register_stage
-from winnow.pipeline.stage import Outcome, Stage, StageParams
+from winnow.pipeline.stage import DocumentFilter, StageParams
 
 _TOKEN_SPLIT = re.compile(r"[^0-9a-z]+")
 
@@ -108,10 +107,11 @@ def _url_prefixes(norm: str) -> list[str]:
 
 
 @register_stage("url_filter")
-class UrlFilterStage(Stage):
+class UrlFilterStage(DocumentFilter):
     """Blocks by domain (subdomains included), URL (and path prefixes), URL word or substring; the allowlist wins."""
 
     Params = UrlFilterParams
+    reads = (schema.URL,)
     reasons: ClassVar[tuple[str, ...]] = (
         "url_filter_blocked_domain",
         "url_filter_blocked_url",
@@ -165,9 +165,5 @@ class UrlFilterStage(Stage):
             return "url_filter_blocked_substring"
         return None
 
-    def process(self, batch: pa.Table) -> Outcome:
-        if schema.URL in batch.column_names:
-            urls = batch[schema.URL].to_pylist()
-        else:
-            urls = [None] * batch.num_rows
-        return Outcome.from_decisions(batch, [self.verdict(u) for u in urls])
+    def filter(self, row: dict) -> bool | str:
+        return self.verdict(row[schema.URL]) or True

@@ -185,64 +185,103 @@ def error_detail(exc: BaseException) -> str:
     return "".join(lines).strip()[:2000]
 
 
-class DocumentFilter(Stage):
-    """datatrove's small contract: implement `filter(doc)` returning True to keep, or a reason string to drop.
+class RowStage(Stage):
+    """The small contract: a stage that decides row by row, on the columns it names in `reads` only.
 
-    A doc is a dict of the row's columns. An exception fails that row alone with `<stage>_<ExceptionType>`.
+    The base class hands each row over as a dict of those columns (not the raw HTML, not every score), fails a
+    row whose text is not valid UTF-8 as `<stage>_invalid_utf8`, fails a row whose hook raises as
+    `<stage>_<ExceptionType>` (the message kept as detail), and sums `self.count(name)` calls into the funnel's
+    counters. `reads = None` hands over every column.
     """
 
-    def filter(self, doc: dict[str, Any]) -> bool | str:
-        raise NotImplementedError
+    reads: ClassVar[tuple[str, ...] | None] = (schema.TEXT,)
 
-    def process(self, batch: pa.Table) -> Outcome:
-        reasons: list[str | None] = []
-        errors: list[str | None] = []
-        details: list[str | None] = []
-        for doc in iter_rows(batch):
-            try:
-                verdict = self.filter(doc)
-            except Exception as exc:  # one bad document must not take the batch down
-                reasons.append(None)
-                errors.append(error_code(self.name, exc))
-                details.append(error_detail(exc))
-                continue
-            errors.append(None)
-            details.append(None)
-            if verdict is True:
-                reasons.append(None)
-            elif verdict is False:
-                reasons.append(f"{self.name}_dropped")
+    def count(self, name: str, n: int = 1) -> None:
+        self._counters[name] = self._counters.get(name, 0) + n
+
+    def _rows(self, batch: pa.Table) -> Iterator[tuple[dict[str, Any] | None, str | None, str | None]]:
+        """(row, error, detail) per row; row is None when it cannot be handed over."""
+        names = list(self.reads) if self.reads is not None else batch.column_names
+        columns, bad = {}, {}
+        for name in names:
+            if name in batch.column_names:
+                columns[name], invalid = column_values(batch, name)
+                bad.update(invalid)
             else:
-                reasons.append(str(verdict))
-        return Outcome.from_decisions(batch, reasons, errors, details)
+                columns[name] = [None] * batch.num_rows
+        for i in range(batch.num_rows):
+            if i in bad:
+                yield None, f"{self.name}_invalid_utf8", bad[i]
+            else:
+                yield {name: values[i] for name, values in columns.items()}, None, None
+
+    def _decide(self, batch: pa.Table, hook) -> tuple[list, list, list, list]:
+        """Run `hook(row)` per row: (results, errors, details) with exceptions turned into error codes."""
+        self._counters: dict[str, int] = {}
+        results, errors, details = [], [], []
+        for row, error, detail in self._rows(batch):
+            result = None
+            if row is not None:
+                try:
+                    result = hook(row)
+                except Exception as exc:  # one bad document must not take the batch down
+                    error, detail = error_code(self.name, exc), error_detail(exc)
+            results.append(result)
+            errors.append(error)
+            details.append(detail)
+        return results, errors, details, self._counters
 
 
-class DocumentAnnotator(Stage):
-    """Tag-only stage: `annotate(doc)` returns new column values for a row; nothing is dropped."""
+class DocumentFilter(RowStage):
+    """datatrove's small contract: `filter(row)` returns True to keep, or a reason string to drop.
 
-    def annotate(self, doc: dict[str, Any]) -> dict[str, Any]:
+    False drops as `<stage>_dropped`; a stage with several reasons returns the reason itself.
+    """
+
+    def filter(self, row: dict[str, Any]) -> bool | str:
         raise NotImplementedError
 
     def process(self, batch: pa.Table) -> Outcome:
-        types = self.output_columns()
-        values: dict[str, list] = {c: [] for c in types}
-        errors: list[str | None] = []
-        details: list[str | None] = []
-        for doc in iter_rows(batch):
-            try:
-                new = self.annotate(doc)
-                errors.append(None)
-                details.append(None)
-            except Exception as exc:
-                new = {}
-                errors.append(error_code(self.name, exc))
-                details.append(error_detail(exc))
-            for c in types:
-                values[c].append(new.get(c))
+        verdicts, errors, details, counters = self._decide(batch, self.filter)
+        reasons = [None if e or v is True else (f"{self.name}_dropped" if v is False else str(v))
+                   for v, e in zip(verdicts, errors)]
+        outcome = Outcome.from_decisions(batch, reasons, errors, details)
+        outcome.counters = counters or None
+        return outcome
+
+
+class DocumentAnnotator(RowStage):
+    """Tag-only stage: `annotate(row)` returns values for the columns declared in `adds_columns`; nothing dropped."""
+
+    def annotate(self, row: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def process(self, batch: pa.Table) -> Outcome:
+        values, errors, details, counters = self._decide(batch, self.annotate)
         out = batch
-        for c, t in types.items():
-            out = set_column(out, c, pa.array(values[c], t))
-        return Outcome.from_decisions(out, [None] * batch.num_rows, errors, details)
+        for c, t in self.output_columns().items():
+            out = set_column(out, c, pa.array([(v or {}).get(c) for v in values], t))
+        outcome = Outcome.from_decisions(out, [None] * batch.num_rows, errors, details)
+        outcome.counters = counters or None
+        return outcome
+
+
+def column_values(batch: pa.Table, name: str) -> tuple[list[Any], dict[int, str]]:
+    """A column as Python values, and the rows whose bytes are not valid UTF-8 (with the reason)."""
+    column = batch[name]
+    try:
+        return column.to_pylist(), {}
+    except UnicodeDecodeError:
+        pass  # an Arrow string column built without validation; find the bad rows one by one
+    values: list[Any] = []
+    bad: dict[int, str] = {}
+    for i, raw in enumerate(column.cast(pa.binary(), safe=False).to_pylist()):
+        try:
+            values.append(None if raw is None else raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            values.append(None)
+            bad[i] = f"{name} is not valid UTF-8 ({exc})"
+    return values, bad
 
 
 def split_by_scope(params: StageParams, batch: pa.Table) -> tuple[pa.Table, pa.Table | None]:
@@ -258,10 +297,6 @@ def split_by_scope(params: StageParams, batch: pa.Table) -> tuple[pa.Table, pa.T
     import pyarrow.compute as pc
 
     return batch.filter(mask), batch.filter(pc.invert(mask))
-
-
-def iter_rows(batch: pa.Table) -> Iterator[dict[str, Any]]:
-    return iter(batch.to_pylist())
 
 
 def set_column(table: pa.Table, name: str, values: pa.Array | list) -> pa.Table:

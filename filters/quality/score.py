@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 import pyarrow as pa
 from pydantic import field_validator
@@ -11,7 +10,7 @@ from winnow.filters.quality import model as qm
 from winnow.filters.quality.train import NAME_RE
 from winnow.pipeline import schema
 from winnow.pipeline.registry import register_stage
-from winnow.pipeline.stage import Outcome, Resources, Stage, StageParams, set_column
+from winnow.pipeline.stage import Outcome, Resources, Stage, StageParams, column_values, set_column
 
 EMPTY_COUNTER = "quality_score_empty"
 INVALID_UTF8 = "quality_score_invalid_utf8"
@@ -67,7 +66,7 @@ class QualityScoreStage(Stage):
 
     def process(self, batch: pa.Table) -> Outcome:
         self.ensure_setup()
-        texts, bad = column_texts(batch)
+        texts, bad = column_values(batch, schema.TEXT)
         model, label, max_chars = self.model, self.label, self.max_chars
         predict = qm.positive_probability
         scores = [None if i in bad else predict(model, t, label, max_chars) for i, t in enumerate(texts)]
@@ -83,21 +82,3 @@ class QualityScoreStage(Stage):
         outcome = Outcome.from_decisions(out, [None] * batch.num_rows, errors, details)
         outcome.counters = counters
         return outcome
-
-
-def column_texts(batch: pa.Table) -> tuple[list[Any], dict[int, str]]:
-    """The text column as Python strings, and the rows whose bytes are not UTF-8 (with the reason)."""
-    column = batch[schema.TEXT]
-    try:
-        return column.to_pylist(), {}
-    except UnicodeDecodeError:
-        pass  # an Arrow string column built without validation; find the bad rows one by one
-    texts: list[Any] = []
-    bad: dict[int, str] = {}
-    for i, raw in enumerate(column.cast(pa.binary(), safe=False).to_pylist()):
-        try:
-            texts.append(None if raw is None else raw.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            texts.append(None)
-            bad[i] = str(exc)
-    return texts, bad
