@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from winnow.pipeline import schema
 from winnow.pipeline.registry import register_stage
-from winnow.pipeline.stage import Outcome, Stage, StageParams, set_column
+from winnow.pipeline.stage import DocumentAnnotator, StageParams
 
 
 class DomainRule(BaseModel):
@@ -28,10 +28,11 @@ class DomainTagParams(StageParams):
 
 
 @register_stage("domain_tag")
-class DomainTagStage(Stage):
+class DomainTagStage(DocumentAnnotator):
     """Annotate-only: sets the `domain` column. Never drops."""
 
     Params = DomainTagParams
+    reads = (schema.URL, schema.SOURCE, schema.DOMAIN)
     adds_columns = {schema.DOMAIN: pa.string()}
 
     def _domain_for(self, url: str | None, source: str | None) -> str | None:
@@ -44,14 +45,8 @@ class DomainTagStage(Stage):
             return rule.domain
         return None
 
-    def process(self, batch: pa.Table) -> Outcome:
-        urls = batch[schema.URL].to_pylist()
-        sources = batch[schema.SOURCE].to_pylist()
-        current = batch[schema.DOMAIN].to_pylist()
-        out = []
-        for url, source, dom in zip(urls, sources, current):
-            if dom and not self.params.overwrite:
-                out.append(dom)
-                continue
-            out.append(self._domain_for(url, source) or dom or self.params.default)
-        return Outcome(kept=set_column(batch, schema.DOMAIN, pa.array(out, pa.string())))
+    def annotate(self, row: dict) -> dict:
+        dom = row[schema.DOMAIN]
+        if dom and not self.params.overwrite:
+            return {schema.DOMAIN: dom}
+        return {schema.DOMAIN: self._domain_for(row[schema.URL], row[schema.SOURCE]) or dom or self.params.default}

@@ -72,3 +72,35 @@ def test_domain_scope_bypasses_rows_and_writer_unifies_columns(tmp_path):
     assert w.close()
     t = pq.read_table(tmp_path / "p.parquet")
     assert t["score_x"].to_pylist() == [None, 0.5] and t.num_rows == 2
+
+
+def test_domain_tag_keeps_a_domain_and_tags_by_host_rule():
+    import pyarrow as pa
+
+    from winnow.filters.domain import DomainTagStage
+
+    batch = pa.table({"id": ["a", "b", "c"], "text": ["x", "y", "z"], "source": ["commoncrawl"] * 3,
+                      "url": ["https://en.wikipedia.org/wiki/X", "https://example.com/", None],
+                      "domain": [None, None, "code"]})
+    stage = DomainTagStage(rules=[{"domain": "wiki", "host": "*.wikipedia.org"}])
+    assert stage(batch).kept["domain"].to_pylist() == ["wiki", "web", "code"]
+
+
+def test_row_stage_fails_invalid_utf8_and_exceptions_per_row():
+    import pyarrow as pa
+
+    from winnow.pipeline.stage import ERROR_COLUMN, DocumentFilter
+
+    class Picky(DocumentFilter):
+        name = "picky"
+
+        def filter(self, row):
+            if row["text"] == "boom":
+                raise ValueError("no")
+            return True
+
+    good, bad = b"fine", b"\xff\xfe not utf-8"
+    texts = pa.array([good, bad, b"boom"], pa.binary()).cast(pa.string(), safe=False)  # unvalidated bytes
+    out = Picky()(pa.table({"id": ["1", "2", "3"], "text": texts}))
+    assert out.kept["id"].to_pylist() == ["1"]
+    assert out.failed[ERROR_COLUMN].to_pylist() == ["picky_invalid_utf8", "picky_ValueError"]
