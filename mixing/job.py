@@ -7,6 +7,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -69,94 +70,145 @@ def _swarm_requests(cfg: MixConfig, runner: SwarmRunner, bounds: Bounds, prior: 
     return [r for i, r in enumerate(requests) if i not in dropped], foreign[:n_reuse]
 
 
+@dataclass
+class _Swarm:
+    points: list  # swarm runs and runs reused from other configs
+    trained: int
+    reused: int
+    seconds: float
+
+
+@dataclass
+class _Validation:
+    summary: dict[str, Any] = field(default_factory=dict)
+    verdict: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    trained: int = 0
+
+
 def run_mix(cfg: MixConfig, progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """Pools and targets → swarm → regression → optimiser → validation → weights.yaml, report.json, plots."""
     t0 = time.perf_counter()
-    out = cfg.output
-    os.makedirs(out, exist_ok=True)
+    os.makedirs(cfg.output, exist_ok=True)
     progress("reading documents, tokenizing domains and targets")
     data = prepare(cfg)  # every input check happens here, before any proxy trains
     bounds = _bounds(cfg, data)
-    write_targets(data, os.path.join(out, "targets.jsonl"))
+    write_targets(data, os.path.join(cfg.output, "targets.jsonl"))
     t_prep = time.perf_counter() - t0
-
     device, pack = resolve_device(cfg)
-    proxy = {**cfg.proxy.model_dump(), "vocab_size": data.tokenizer.vocab_size}
     target_w = {t.name: t.weight for t in data.targets}
+    nat = natural(data.num_tokens(), data.domains)
+    prior = (1 - cfg.swarm.prior_smoothing) * nat + cfg.swarm.prior_smoothing / len(data.domains)
     executor = make_executor(cfg, device)
     try:
-        runner = SwarmRunner(
-            data.domains, {d: np.asarray(p.tokens) for d, p in data.pools.items()}, data.pool_fingerprints,
-            {t.name: t.tokens for t in data.targets}, {t.name: t.fingerprint for t in data.targets}, proxy,
-            cfg.swarm.tokens_per_proxy, RunCache(cfg.resolved_cache_dir()), executor, device, pack,
-            cfg.engine.threads_per_proxy,
-        )
-        nat = natural(data.num_tokens(), data.domains)
-        k = len(data.domains)
-        prior = (1 - cfg.swarm.prior_smoothing) * nat + cfg.swarm.prior_smoothing / k
-        requests, reused = _swarm_requests(cfg, runner, bounds, prior)
-        progress(f"swarm: {len(requests)} mixtures over {k} domains ({len(reused)} reused from earlier configs)")
-        t1 = time.perf_counter()
-        swarm = runner.run(requests, progress)
-        runner.rescore([r.key for r in reused])
-        reused = [runner.result(r.key, runner.cache.get(r.key), RunRequest(r.mixture, r.seed, "reused"), True)
-                  for r in reused]
-        swarm_trained, swarm_seconds = runner.trained, time.perf_counter() - t1
-        points = swarm + reused
-
-        X = np.stack([r.mixture for r in points])
-        y = np.array([objective(r.losses, target_w) for r in points])
-        fit = regression.fit(X, y, cfg.regression.model, cfg.regression.folds, cfg.swarm.seed)
-        per_target = {
-            t: regression.spearman(regression.heldout_predictions(fit.name, X, np.array([r.losses[t] for r in points]),
-                                                                  cfg.regression.folds), [r.losses[t] for r in points])
-            for t in target_w
-        } if len(target_w) > 1 else {}
+        runner = _runner(cfg, data, executor, device, pack)
+        swarm = _run_swarm(cfg, runner, bounds, prior, progress)
+        fit, per_target = _fit(cfg, swarm.points, target_w)
         opt = optimise(fit.model, bounds, prior, cfg.optimiser.samples, cfg.optimiser.top_k, cfg.optimiser.seed)
         progress(f"regression: {fit.name}, held-out Spearman {fit.spearman[fit.name]:.3f}")
-
         candidates = {"optimized": opt.weights, "natural": project(nat, bounds)[0],
-                      "uniform": project(np.full(k, 1 / k), bounds)[0]}
-        validation, check, t2 = {}, {}, time.perf_counter()
-        trained_before = runner.trained
-        if cfg.validation.enabled:
-            progress(f"validation: {len(candidates)} mixtures × {cfg.validation.seeds} seeds")
-            vreq = [RunRequest(w, cfg.swarm.seed + s, name) for name, w in candidates.items()
-                    for s in range(cfg.validation.seeds)]
-            validation = summarise(runner.run(vreq, progress), target_w)
-            check = verdict(validation)
-        val_seconds, val_trained = time.perf_counter() - t2, runner.trained - trained_before
+                      "uniform": project(np.full(len(data.domains), 1 / len(data.domains)), bounds)[0]}
+        validation = _validate(cfg, runner, candidates, target_w, progress)
     finally:
         executor.shutdown()
+    weights = _write_weights(cfg, data, candidates["optimized"])
+    _write_plots_and_runs(cfg, data, fit, candidates, swarm.points, target_w)
+    report = _report(cfg, data, bounds, nat, runner, swarm, fit, per_target, opt, candidates, validation, weights,
+                     device, pack, {"prepare": t_prep, "total": time.perf_counter() - t0})
+    with open(os.path.join(cfg.output, "report.json"), "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=2)
+    return report
 
-    weights = {d: round(float(w), 6) for d, w in zip(data.domains, candidates["optimized"])}
-    with open(os.path.join(out, "weights.yaml"), "w", encoding="utf-8") as f:
+
+def _runner(cfg: MixConfig, data: MixData, executor: Any, device: str, pack: int) -> SwarmRunner:
+    proxy = {**cfg.proxy.model_dump(), "vocab_size": data.tokenizer.vocab_size}
+    return SwarmRunner(
+        data.domains, {d: np.asarray(p.tokens) for d, p in data.pools.items()}, data.pool_fingerprints,
+        {t.name: t.tokens for t in data.targets}, {t.name: t.fingerprint for t in data.targets}, proxy,
+        cfg.swarm.tokens_per_proxy, RunCache(cfg.resolved_cache_dir()), executor, device, pack,
+        cfg.engine.threads_per_proxy,
+    )
+
+
+def _run_swarm(cfg: MixConfig, runner: SwarmRunner, bounds: Bounds, prior: np.ndarray, progress) -> _Swarm:
+    """Train the sampled mixtures (cached ones are read back) and rescore runs reused from other configs."""
+    requests, reused = _swarm_requests(cfg, runner, bounds, prior)
+    progress(f"swarm: {len(requests)} mixtures over {len(runner.domains)} domains "
+             f"({len(reused)} reused from earlier configs)")
+    t1 = time.perf_counter()
+    swarm = runner.run(requests, progress)
+    runner.rescore([r.key for r in reused])
+    reused = [runner.result(r.key, runner.cache.get(r.key), RunRequest(r.mixture, r.seed, "reused"), True)
+              for r in reused]
+    return _Swarm(swarm + reused, runner.trained, len(reused), time.perf_counter() - t1)
+
+
+def _fit(cfg: MixConfig, points: list, target_w: dict[str, float]):
+    """The regression of target loss on mixture, and per-target held-out Spearman when there are several."""
+    X = np.stack([r.mixture for r in points])
+    y = np.array([objective(r.losses, target_w) for r in points])
+    fit = regression.fit(X, y, cfg.regression.model, cfg.regression.folds, cfg.swarm.seed)
+    per_target = {}
+    for t in target_w if len(target_w) > 1 else ():
+        losses = [r.losses[t] for r in points]
+        pred = regression.heldout_predictions(fit.name, X, np.array(losses), cfg.regression.folds)
+        per_target[t] = regression.spearman(pred, losses)
+    return fit, per_target
+
+
+def _validate(cfg: MixConfig, runner: SwarmRunner, candidates: dict, target_w: dict, progress) -> _Validation:
+    """Every candidate mixture trained with the same seeds; the paired verdict of optimised vs the baselines."""
+    if not cfg.validation.enabled:
+        return _Validation()
+    t2, trained_before = time.perf_counter(), runner.trained
+    progress(f"validation: {len(candidates)} mixtures × {cfg.validation.seeds} seeds")
+    requests = [RunRequest(w, cfg.swarm.seed + s, name) for name, w in candidates.items()
+                for s in range(cfg.validation.seeds)]
+    summary = summarise(runner.run(requests, progress), target_w)
+    return _Validation(summary, verdict(summary), time.perf_counter() - t2, runner.trained - trained_before)
+
+
+def _write_weights(cfg: MixConfig, data: MixData, optimized: np.ndarray) -> dict[str, float]:
+    weights = {d: round(float(w), 6) for d, w in zip(data.domains, optimized)}
+    with open(os.path.join(cfg.output, "weights.yaml"), "w", encoding="utf-8") as f:
         f.write("# domain → sampling weight (sums to 1), written by `winnow mix`; read by `winnow export`\n")
         yaml.safe_dump(weights, f, sort_keys=False)
+    return weights
+
+
+def _write_plots_and_runs(cfg: MixConfig, data: MixData, fit, candidates: dict, points: list, target_w: dict) -> None:
+    out = cfg.output
     rho = fit.spearman[fit.name]
     plots.predicted_vs_actual(fit.actual, fit.heldout_pred, rho, fit.name, os.path.join(out, "predicted_vs_actual.png"))
     plots.weights(data.domains, candidates, os.path.join(out, "weights.png"))
     with open(os.path.join(out, "swarm.jsonl"), "w", encoding="utf-8") as f:
         f.writelines(json.dumps({"key": r.key, "label": r.label, "mixture": dict(zip(data.domains, r.mixture.round(6).tolist())),
-                                "losses": r.losses, "objective": objective(r.losses, target_w), "cached": r.cached}) + "\n" for r in points)
+                                "losses": r.losses, "objective": objective(r.losses, target_w), "cached": r.cached}) + "\n"
+                     for r in points)
 
+
+def _report(cfg, data, bounds, nat, runner, swarm: _Swarm, fit, per_target, opt, candidates, validation: _Validation,
+            weights, device, pack, seconds) -> dict[str, Any]:
+    """report.json: the figures, the weights, the verdict and the config that produced them."""
     steps = steps_for(cfg.swarm.tokens_per_proxy, cfg.proxy.batch_size, cfg.proxy.seq_len)
-    trained_all = swarm_trained + val_trained
+    trained_all = swarm.trained + validation.trained
     train_s = runner.train_seconds
-    report = {
-        "spearman_heldout": rho,
-        "validation": {name: v["objective"] for name, v in validation.items()},
-        "validation_detail": validation,
-        "verdict": check,
+    points = swarm.points
+    return {
+        "spearman_heldout": fit.spearman[fit.name],
+        "validation": {name: v["objective"] for name, v in validation.summary.items()},
+        "validation_detail": validation.summary,
+        "verdict": validation.verdict,
         "weights": weights,
         "baselines": {name: dict(zip(data.domains, w.round(6).tolist())) for name, w in candidates.items() if name != "optimized"},
         "predicted_loss": {"optimized": opt.predicted, "best_sampled": opt.best_sampled, "samples": opt.samples},
         "regression": {"model": fit.name, "spearman_heldout": fit.spearman, "folds": cfg.regression.folds,
                        "per_target_spearman_heldout": per_target, "runs": len(points)},
         "swarm": {
-            "mixtures": len(points), "trained": swarm_trained, "cached": sum(r.cached for r in swarm),
-            "reused_from_other_configs": len(reused), "tokens_per_proxy": cfg.swarm.tokens_per_proxy, "steps": steps,
-            "proxy": proxy, "params_per_proxy": _params(swarm), "device": device, "pack": pack,
-            "executor": cfg.engine.executor, "seconds": swarm_seconds,
+            "mixtures": len(points), "trained": swarm.trained, "cached": sum(r.cached for r in points) - swarm.reused,
+            "reused_from_other_configs": swarm.reused, "tokens_per_proxy": cfg.swarm.tokens_per_proxy, "steps": steps,
+            "proxy": runner.proxy, "params_per_proxy": _params(points), "device": device, "pack": pack,
+            "executor": cfg.engine.executor, "seconds": swarm.seconds,
             "proxies_per_hour": 3600 * trained_all / train_s if trained_all and train_s else None,
             "max_epochs_used": _max_epochs(points, data, cfg, steps),
         },
@@ -166,15 +218,12 @@ def run_mix(cfg: MixConfig, progress: Callable[[str], None] = lambda s: None) ->
                     for i, (d, w) in enumerate(zip(data.domains, nat))},
         "targets": [{"name": t.name, "source": t.source, "weight": t.weight, "tokens": len(t.tokens),
                      "documents": len(t.doc_ids)} for t in data.targets],
-        "targets_file": os.path.join(out, "targets.jsonl"),
+        "targets_file": os.path.join(cfg.output, "targets.jsonl"),
         "tokenizer": {"path": data.tokenizer.path, "vocab_size": data.tokenizer.vocab_size},
-        "seconds": {"prepare": t_prep, "swarm": swarm_seconds, "validation": val_seconds,
-                    "total": time.perf_counter() - t0},
+        "seconds": {"prepare": seconds["prepare"], "swarm": swarm.seconds, "validation": validation.seconds,
+                    "total": seconds["total"]},
         "config": json.loads(cfg.model_dump_json()),
     }
-    with open(os.path.join(out, "report.json"), "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2)
-    return report
 
 
 def _params(results: list) -> int | None:

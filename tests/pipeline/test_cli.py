@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,29 +44,3 @@ def test_set_overrides_a_param(tmp_path, shared_data):
     assert r.returncode == 0, r.stderr
     stats = json.loads((tmp_path / "o" / "stats.json").read_text())
     assert stats["documents"] == 0 and stats["stages"][1]["dropped"] == {"test_min_chars_short": 20}
-
-
-@pytest.mark.slow
-def test_demo_runs_end_to_end_and_resumes(tmp_path):
-    """`winnow run` with no arguments: the demo, built offline, on Ray; a second run changes nothing."""
-    r = winnow("run", cwd=tmp_path, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
-    out = tmp_path / "out" / "demo"
-    stats = json.loads((out / "stats.json").read_text())
-    assert stats["balanced"] and stats["documents"] > 100
-    for name in ("documents", "stats.json", "report.html"):
-        assert (out / name).exists()
-    # The demo's classifier judges extracted main content: encyclopedia pages high, the other web pages low.
-    import statistics
-
-    import pyarrow.parquet as pq
-
-    docs = pq.read_table(out / "documents", columns=["domain", "score_fasttext_quality_v1"]).to_pylist()
-    median = {d: statistics.median(r["score_fasttext_quality_v1"] for r in docs if r["domain"] == d) for d in ("wiki", "web")}
-    assert median["wiki"] > 0.5 > median["web"], median
-    before = {p.name: p.read_bytes() for p in (out / "documents").glob("*.parquet")}
-    r2 = winnow("run", cwd=tmp_path, timeout=600)
-    assert r2.returncode == 0
-    assert {p.name: p.read_bytes() for p in (out / "documents").glob("*.parquet")} == before
-    r3 = winnow("inspect", str(out), "-n", "2", cwd=tmp_path)
-    assert r3.returncode == 0 and "kept" in r3.stdout
