@@ -1,9 +1,10 @@
 """Measuring fuzzy dedup: plant near-duplicates of real documents, compute the true clusters by exact Jaccard,
 and score predicted clusters by pairwise precision and recall. Used by the tests and bench/dedup.py.
 
-Truth: two documents are duplicates when the exact Jaccard similarity of their word-shingle sets (the same
-tokens and shingles the stage hashes) is at least the threshold; true clusters are the connected components
-of that relation. A pair counts as predicted when both documents share a predicted cluster.
+Truth: two documents are duplicates when the exact Jaccard similarity of their word-shingle sets is at least
+the threshold; true clusters are the connected components of that relation. `true_clusters` uses the stage's
+own tokens and shingles (for testing the estimate), `neutral_clusters` plain whitespace words (for comparing
+systems). A pair counts as predicted when both documents share a predicted cluster.
 """
 
 from __future__ import annotations
@@ -75,29 +76,45 @@ def plant_near_duplicates(texts: list[str], n_docs: int, dup_fraction: float = 0
     return out
 
 
-def true_clusters(texts: list[str], threshold: float, k: int = 5, max_chars: int = 1_000_000) -> np.ndarray:
-    """Cluster label per text: connected components of exact Jaccard ≥ threshold over k-word shingle sets."""
+def _jaccard_components(rows: np.ndarray, cols: np.ndarray, n: int, threshold: float) -> np.ndarray:
+    """Connected components of exact Jaccard ≥ threshold between n sets given as (set, element) pairs."""
     from scipy import sparse
     from scipy.sparse.csgraph import connected_components
 
-    words, lens = word_hashes([tokenize(t, max_chars) for t in texts])
-    shingles, counts = shingle_hashes(words, lens, k)
-    rows = np.repeat(np.arange(len(texts)), counts)
-    cols = np.unique(shingles, return_inverse=True)[1]
+    cols = np.unique(cols, return_inverse=True)[1]
     x = sparse.csr_matrix(
-        (np.ones(len(cols), np.float32), (rows, cols)), shape=(len(texts), cols.max() + 1 if len(cols) else 1)
+        (np.ones(len(cols), np.float32), (rows, cols)), shape=(n, cols.max() + 1 if len(cols) else 1)
     )
-    x.data[:] = 1.0
     x.sum_duplicates()
     x.data[:] = 1.0  # a set, not a multiset
     sizes = np.asarray(x.sum(axis=1)).ravel()
     inter = sparse.triu(x @ x.T, k=1).tocoo()
     union = sizes[inter.row] + sizes[inter.col] - inter.data
     similar = (inter.data / np.maximum(union, 1)) >= threshold
-    graph = sparse.coo_matrix(
-        (np.ones(similar.sum()), (inter.row[similar], inter.col[similar])), shape=(len(texts),) * 2
-    )
+    graph = sparse.coo_matrix((np.ones(similar.sum()), (inter.row[similar], inter.col[similar])), shape=(n, n))
     return connected_components(graph, directed=False)[1]
+
+
+def true_clusters(texts: list[str], threshold: float, k: int = 5, max_chars: int = 1_000_000) -> np.ndarray:
+    """Cluster label per text: connected components of exact Jaccard ≥ threshold over the stage's own k-word
+    shingles (measures the MinHash estimate and LSH alone, not the choice of tokens)."""
+    words, lens = word_hashes([tokenize(t, max_chars) for t in texts])
+    shingles, counts = shingle_hashes(words, lens, k)
+    return _jaccard_components(np.repeat(np.arange(len(texts)), counts), shingles, len(texts), threshold)
+
+
+def neutral_clusters(texts: list[str], threshold: float, k: int = 5) -> np.ndarray:
+    """Cluster label per text by a definition no dedup system under test uses: plain lower-cased
+    whitespace-separated words, k-gram sets, exact Jaccard ≥ threshold, connected components."""
+    ids: dict[str, int] = {}
+    rows: list[int] = []
+    cols: list[int] = []
+    for i, text in enumerate(texts):
+        words = text.lower().split()
+        grams = {" ".join(words[j : j + k]) for j in range(len(words) - k + 1)}
+        rows += [i] * len(grams)
+        cols += [ids.setdefault(g, len(ids)) for g in grams]
+    return _jaccard_components(np.array(rows, np.int64), np.array(cols, np.int64), len(texts), threshold)
 
 
 def _pairs(counts: Iterable[int]) -> int:

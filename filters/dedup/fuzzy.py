@@ -49,15 +49,26 @@ DUP_CLUSTER = "dup_cluster"
 
 
 class MinhashDedupParams(StageParams):
-    threshold: float = 0.8  # Jaccard similarity of word-shingle sets at and above which documents are duplicates
+    # threshold: two documents are joined when their signatures agree on at least this share of the num_perm
+    # positions, an estimate (±0.04 at 128) of the Jaccard similarity of their word-shingle sets. At 0.6 two
+    # texts of equal length share 3/4 of their 5-grams; a page re-crawled with 2-3 % of its words changed (each
+    # change breaks five 5-grams) and a navigation and a footer line added sits mostly at 0.7-0.8 from its original.
+    # Clusters are connected components: two edited copies (0.65-0.75 apart) join through their original.
+    # Chosen on the "tune" split of filters/dedup/planted.py (bench/dedup.py --sweep): groups left with one
+    # document 0.16 at 0.8, 0.92 at 0.7, 0.99 at 0.65, 0.997 at 0.6; distinct same-site pages all kept down to 0.5.
+    threshold: float = 0.6
     shingle_size: int = 5  # words per shingle
     num_perm: int = 128  # signature length; the first bands × rows positions feed LSH, all of them verify
-    bands: int = 20
-    rows: int = 5
+    # LSH: a pair at Jaccard s becomes a candidate with probability 1 - (1 - s^rows)^bands; 32 × 4 gives 0.988
+    # at s = 0.6 and 0.23 at s = 0.3 (retune both when moving the threshold far from 0.6).
+    bands: int = 32
+    rows: int = 4
     seed: int = 1
     verify: bool = True  # keep an LSH candidate only if its signatures agree on ≥ threshold of positions
-    min_words: int = 10  # fewer words: reason minhash_dedup_too_short, never hashed
-    too_short: Literal["drop", "keep"] = "drop"  # keep: too-short documents pass, counted in counters
+    min_words: int = 10  # fewer words: no signature, so never a duplicate (exact_dedup still sees them)
+    # keep: too-short documents pass (counted as minhash_dedup_too_short_kept); drop: they are dropped with the
+    # reason minhash_dedup_too_short, for corpora that want no fragments (a filter's job, opted into here)
+    too_short: Literal["keep", "drop"] = "keep"
     max_chars: int = 1_000_000  # longer texts are hashed on their first max_chars characters (counted)
     score_column: str | None = None  # survivor: highest value here (missing ranks last), then the smallest id
     partitions: int | None = None  # shuffle partitions; default derived from engine.memory_budget_mb

@@ -113,13 +113,30 @@ def test_minhash_dedup_reasons_cluster_and_survivor(tmp_path, shared_data):
     ]
     stage = MinhashDedupStage(score_column="q", partitions=3)
     kept, reasons, counters = merged(fit_apply(stage, tmp_path, records, n_units=3, budget_mb=16))
-    assert reasons["short"] == reasons["empty"] == reasons["short2"] == "minhash_dedup_too_short"
     assert reasons["d000"] == "minhash_dedup_duplicate"  # z-copy has the higher score
     assert reasons["a-copy"] == "minhash_dedup_duplicate"  # no score ranks last
-    assert sum(r == "minhash_dedup_duplicate" for r in reasons.values()) == 2
+    assert reasons == {"d000": "minhash_dedup_duplicate", "a-copy": "minhash_dedup_duplicate"}
     clusters = dict(zip(kept[schema.ID].to_pylist(), kept["dup_cluster"].to_pylist()))
     assert clusters["z-copy"] == "z-copy" and clusters["d001"] == "d001" and clusters["d005"] is None
+    # too short to compare: kept by default, outside any cluster (identical short texts are exact_dedup's job)
+    assert clusters["short"] is clusters["short2"] is clusters["empty"] is None
+    assert counters["minhash_dedup_too_short_kept"] == 3
     assert counters["minhash_dedup_fit_partitions"] == 3 and counters["minhash_dedup_fit_peak_rss_mb"] > 0
+
+
+def test_minhash_dedup_drops_too_short_only_when_asked(tmp_path, shared_data):
+    texts = real_texts(shared_data, limit=2)
+    words = tokenize(texts[1], 10**6)  # the stage's own word count
+    records = [
+        {"id": "long", "text": texts[0]},
+        {"id": "nine", "text": " ".join(words[:9])},  # one word under min_words
+        {"id": "ten", "text": " ".join(words[:10])},
+        {"id": "empty", "text": ""},
+    ]
+    kept, reasons, counters = merged(fit_apply(MinhashDedupStage(too_short="drop"), tmp_path, records))
+    assert reasons == {"nine": "minhash_dedup_too_short", "empty": "minhash_dedup_too_short"}
+    assert sorted(kept[schema.ID].to_pylist()) == ["long", "ten"]
+    assert "minhash_dedup_too_short_kept" not in counters
 
 
 def test_minhash_too_short_keep_mode_and_long_text_cap(tmp_path, shared_data):
@@ -134,11 +151,12 @@ def test_minhash_too_short_keep_mode_and_long_text_cap(tmp_path, shared_data):
     assert counters["minhash_dedup_truncated"] == 2 and counters["minhash_dedup_too_short_kept"] == 1
 
 
-def test_accuracy_on_planted_near_duplicates(tmp_path, shared_data):
+@pytest.mark.parametrize("threshold", [0.8, MinhashDedupParams().threshold])
+def test_accuracy_on_planted_near_duplicates(tmp_path, shared_data, threshold):
     recs = plant_near_duplicates(real_texts(shared_data, limit=300), 360, dup_fraction=0.35, seed=2)
-    truth = true_clusters([r["text"] for r in recs], 0.8)
+    truth = true_clusters([r["text"] for r in recs], threshold)
     outcomes = fit_apply(
-        MinhashDedupStage(threshold=0.8), tmp_path, [{"id": r["id"], "text": r["text"]} for r in recs], 3
+        MinhashDedupStage(threshold=threshold), tmp_path, [{"id": r["id"], "text": r["text"]} for r in recs], 3
     )
     pred = {}
     for o in outcomes.values():
@@ -169,6 +187,8 @@ def _write_jsonl(path, shared_data):
             if i % 10 == 0:
                 f.write(json.dumps({"id": f"{i}x", "text": t}) + "\n")  # exact copy
                 f.write(json.dumps({"id": f"{i}y", "text": "Cookie notice.\n" + t}) + "\n")  # near copy
+        for i, short in enumerate(["Thanks, that worked!", "thanks,  that worked!", "See the answer above."]):
+            f.write(json.dumps({"id": f"s{i}", "text": short}) + "\n")  # too short for MinHash; exact dedup sees them
 
 
 def _run(tmp_path, shared_data, executor):
@@ -179,10 +199,12 @@ def _run(tmp_path, shared_data, executor):
     result = run_pipeline(config)
     assert result.balanced, result.problems
     stages = {s["name"]: s for s in result.stats["stages"]}
-    assert stages["exact_dedup"]["dropped"] == {"exact_dedup_duplicate": 6}
+    assert stages["exact_dedup"]["dropped"] == {"exact_dedup_duplicate": 7}
     assert stages["minhash_dedup"]["dropped"] == {"minhash_dedup_duplicate": 6}
     docs = pq.read_table(tmp_path / "out" / "documents").to_pylist()
-    assert len(docs) == 60 and sum(d["dup_cluster"] is not None for d in docs) == 6
+    assert len(docs) == 62 and sum(d["dup_cluster"] is not None for d in docs) == 6
+    texts = [d["text"] for d in docs]
+    assert "See the answer above." in texts and sum(t.lower().startswith("thanks,") for t in texts) == 1
 
 
 def test_end_to_end_local(tmp_path, shared_data):
