@@ -6,16 +6,21 @@ the time of the four heuristic filters. spaCy's rule-based tokenizer splits text
 chunk on its own, so the words of a text are the concatenation of the words of its chunks. `ChunkWords` replays
 spaCy's prefix/suffix/infix/special-case algorithm in Python on a chunk with spaCy's own compiled rules (no lexemes),
 remembers the result per chunk (a bounded memory: most chunks of a new page were seen before), and asks spaCy itself
-for the rare chunk where its final special-case pass could change the split. `SharedWordTokenizer` then remembers
-each text's words for about a batch, so the stages that need words (Gopher quality, Gopher repetition, FineWeb)
-split a document once between them.
+for the rare chunk where its final special-case pass could change the split. A plain ASCII word skips the rules, but
+only in a language where a probe at start-up shows spaCy's rules never split one (Indonesian and Malay split "USDA"
+into "USD A" by a currency prefix). `SharedWordTokenizer` then remembers each text's words for about a batch, so the
+stages that need words (Gopher quality, Gopher repetition, FineWeb) split a document once between them.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import string
+import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import chain, islice
 from typing import Any
 
@@ -23,6 +28,82 @@ from datatrove.utils.word_tokenizers import SpaCyTokenizer, WhitespaceTokenizer,
 
 # a whitespace run, or a run of anything else: spaCy's first split
 _RUNS = re.compile(r"\s+|\S+")
+
+log = logging.getLogger("winnow")
+
+# a backslash escape in a rule's regular expression (\u00a0, \d, \.): dropped before reading its runs of letters
+_ESCAPE = re.compile(r"\\(?:U[0-9a-fA-F]{8}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|N\{[^}]*\}|.)")
+_LETTERS = re.compile(r"[A-Za-z]+")
+# shapes a rule may single out whatever letters it names: single letters, acronyms, mixed case, a long word
+_PROBE_SHAPES = (
+    *string.ascii_letters,
+    "USA",
+    "NASA",
+    "UNESCO",
+    "iPhone",
+    "eBay",
+    "McDonald",
+    "LaTeX",
+    "Internationalization",
+)
+
+
+def ascii_probe_words(tokenizer: Any) -> tuple[list[str], list[str], bool]:
+    """Plain ASCII words built from a spaCy tokenizer's own prefix, suffix and infix rules, to try them on: the
+    probe words, the plain sample among them that always goes through spaCy, and whether every rule could be read.
+
+    Every run of ASCII letters in the rules' regular expressions (currency codes such as "USD", "RM", "Rp", unit and
+    clitic spellings), in four cases, alone and with a letter before, after and around it (so a prefix, a suffix and
+    an infix can each match), and a few shapes any rule might single out. A rule that is not a regular expression
+    cannot be read: its language then gets no shortcut."""
+    runs: set[str] = set()
+    readable = True
+    for rule in (tokenizer.prefix_search, tokenizer.suffix_search, tokenizer.infix_finditer):
+        if rule is None:
+            continue
+        pattern = getattr(getattr(rule, "__self__", None), "pattern", None)
+        if isinstance(pattern, str):
+            runs.update(_LETTERS.findall(_ESCAPE.sub(" ", pattern)))
+        else:
+            readable = False
+    words = set(_PROBE_SHAPES)
+    for run in runs:
+        for w in {run, run.lower(), run.upper(), run.capitalize()}:
+            words.update((w, w + "a", w + "A", "a" + w, "A" + w, "a" + w + "a", "A" + w + "A"))
+    return sorted(words), sorted(runs.union(_PROBE_SHAPES)), readable
+
+
+@dataclass(frozen=True)
+class AsciiProbe:
+    """What spaCy's rules for one language do to plain ASCII words, tried once per process."""
+
+    language: str
+    words: int  # probe words built from the rules
+    tried: int  # those that went through spaCy's tokenizer: a rule matches them, or they are in the plain sample
+    split: tuple[tuple[str, tuple[str, ...]], ...]  # those spaCy splits: the ASCII shortcut would keep them whole
+    replay_differs: tuple[tuple[str, tuple[str, ...]], ...]  # those ChunkWords's replay splits unlike spaCy
+    seconds: float
+    readable: bool  # every affix rule is a regular expression the probe words were built from
+
+    @property
+    def ascii_shortcut(self) -> bool:
+        return self.readable and not self.split and not self.replay_differs
+
+
+# rules -> verdict: a process builds one spaCy pipeline per language code and many codes share one language's rules
+_PROBES: dict[tuple, AsciiProbe] = {}
+
+
+def _rules_key(nlp: Any) -> tuple | None:
+    """What the probe's verdict depends on; None when a rule is not a regular expression (then nothing is cached)."""
+    tok = nlp.tokenizer
+    sources = []
+    for rule in (tok.prefix_search, tok.suffix_search, tok.infix_finditer, tok.token_match, tok.url_match):
+        pattern = getattr(getattr(rule, "__self__", None), "pattern", None)
+        if rule is not None and not isinstance(pattern, str):
+            return None
+        sources.append(pattern)
+    return (nlp.lang, *sources, tuple(sorted((k, len(v)) for k, v in tok.rules.items())))
 
 
 class ChunkWords:
@@ -60,6 +141,21 @@ class ChunkWords:
         self._punct_re = re.compile("[" + re.escape("".join(sorted(self.punct_chars))) + "]")
         self._is_punct = nlp.vocab.lex_attr_getters.get(IS_PUNCT, is_punct)
         self._punct_memo: dict[str, bool] = {}
+        self.ascii_shortcut = False
+        self.spacy_only = False
+        key = _rules_key(nlp)
+        probe = _PROBES.get(key) if key is not None else None
+        if probe is None:
+            probe = self._probe_ascii_words()
+            if key is not None:
+                _PROBES[key] = probe
+            if not probe.ascii_shortcut:
+                examples = (probe.split or probe.replay_differs)[:3]
+                log.debug("spaCy %r splits plain ASCII words, no shortcut: %s", probe.language, examples)
+        self.probe = probe
+        self.ascii_shortcut = probe.ascii_shortcut
+        # the replay splits a probe word unlike spaCy: spaCy itself splits every chunk (no such language known)
+        self.spacy_only = bool(probe.replay_differs)
 
     def _affix_len(self, s: str) -> int:
         a = self._prefix(s) if self._prefix else None
@@ -69,6 +165,28 @@ class ChunkWords:
     def forget(self) -> None:
         self._memo.clear()
         self._punct_memo.clear()
+
+    def _probe_ascii_words(self) -> AsciiProbe:
+        """The probe words through spaCy's tokenizer and through the replay without the shortcut (ascii_shortcut is
+        still off while this runs): the shortcut holds only if spaCy keeps every one whole.
+
+        A new string costs spaCy ~80 µs (a lexeme), so only the words one of the rules matches (spaCy's tokenizer
+        calls these very rules: no match, no split) and a plain sample go through spaCy: 5-35 ms of CPU a language
+        instead of 12-100 ms."""
+        started = time.perf_counter()
+        words, sample, readable = ascii_probe_words(self.nlp.tokenizer)
+        sample_set = set(sample)
+        words = [w for w in words if w not in self._specials]  # a special case is looked up before the shortcut
+        tried = [w for w in words if w in sample_set or self._rule_matches(w)]
+        with self.nlp.memory_zone():
+            theirs = [tuple(t.text for t in self.nlp.tokenizer(w)) for w in tried]
+        split = tuple((w, t) for w, t in zip(tried, theirs) if t != (w,))
+        differs = tuple((w, t) for w, t in zip(tried, theirs) if self._split(w) != t)  # outside: zones do not nest
+        seconds = time.perf_counter() - started
+        return AsciiProbe(self.nlp.lang, len(words), len(tried), split, differs, seconds, readable)
+
+    def _rule_matches(self, s: str) -> bool:
+        return bool(self._affix_len(s)) or (self._infix is not None and next(iter(self._infix(s)), None) is not None)
 
     # ------------------------------------------------------------------ one chunk
     def chunk(self, chunk: str) -> tuple[str, ...]:
@@ -83,12 +201,14 @@ class ChunkWords:
         return tokens
 
     def _split(self, chunk: str) -> tuple[str, ...]:
+        if self.spacy_only:
+            return self._spacy(chunk)
         special = self._specials.get(chunk)
         if special is not None:
             return special
-        if chunk.isascii() and chunk.isalpha():
-            # Plain ASCII words match no prefix, suffix or infix rule of spaCy's English tokenizer: only its
-            # special cases (handled above) split them. Checked on 112k distinct words of the shared samples.
+        if self.ascii_shortcut and chunk.isascii() and chunk.isalpha():
+            # No prefix, suffix or infix rule of this language split any probe word (see _probe_ascii_words): only
+            # special cases (handled above) split a plain ASCII word. Not so in Indonesian or Malay ("USD A").
             return (chunk,)
         tokens = self._affixes(chunk, self._specials)
         if len(tokens) > 1 and self._may_rematch(tokens):
