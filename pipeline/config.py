@@ -27,7 +27,9 @@ class ConfigError(ValueError):
 class EngineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    executor: Literal["ray", "local"] = "ray"  # local: in-process, one unit at a time (debugging, tests)
+    # auto: Ray, except that a run of a single unit with no cluster address runs in-process (starting Ray and
+    # its workers costs more CPU than one unit can win back); ray: always Ray; local: in-process, one unit at a time
+    executor: Literal["auto", "ray", "local"] = "auto"
     address: str | None = None  # Ray cluster address; RAY_ADDRESS also works
     num_cpus: int | None = None  # for an embedded Ray; default: all cores
     object_store_memory_mb: int | None = None  # for an embedded Ray; default: Ray's

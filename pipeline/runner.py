@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -130,7 +131,7 @@ def run_pipeline(
     _check_output(config, layout, overwrite)
     segments = plan_segments(config)
     own_executor = executor is None
-    executor = executor or _LazyExecutor(config.engine)
+    executor = executor or _LazyExecutor(_resolve_executor(config.engine, len(units)))
     per_segment_results: dict[int, dict[str, dict]] = {}
     resumed = 0
     try:
@@ -181,6 +182,14 @@ def _unit_failure_message(exc: Exception) -> str:
         text = str(cause).strip()
     last = text.splitlines()[-1] if text else type(exc).__name__
     return f"a unit failed: {last}"
+
+
+def _resolve_executor(engine, units: int):
+    """`executor: auto` → local for a one-unit run on no cluster (Ray's start-up would dominate it), else ray."""
+    if engine.executor != "auto":
+        return engine
+    embedded = not (engine.address or os.environ.get("RAY_ADDRESS"))
+    return engine.model_copy(update={"executor": "local" if embedded and units <= 1 else "ray"})
 
 
 class _LazyExecutor:

@@ -17,7 +17,7 @@ def run(
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Output directory (overrides the config)."),
     set_: list[str] = typer.Option([], "--set", help="A param NAME=VALUE, or any key by its path a.b=VALUE (stages by name); repeatable."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: RAY_ADDRESS or embedded)."),
-    executor: Optional[str] = typer.Option(None, "--executor", help="ray (default) or local (in-process)."),
+    executor: Optional[str] = typer.Option(None, "--executor", help="auto (default: Ray, in-process for a one-unit run), ray, or local (in-process)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an output directory that holds another run."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also informational logs (Winnow's and Ray's)."),

@@ -45,7 +45,7 @@ def test_unknown_top_level_key():
 
 
 def test_engine_value_is_checked():
-    with pytest.raises(ConfigError, match="engine: executor: Input should be 'ray' or 'local'"):
+    with pytest.raises(ConfigError, match="engine: executor: Input should be 'auto', 'ray' or 'local'"):
         load_config(text="inputs: [a]\noutput: o\nengine: {executor: spark}\n")
 
 

@@ -199,3 +199,16 @@ def test_pdf_group_size_keeps_enough_units():
     assert _group_size(64, 5_000) == 20  # 250 units, about MIN_UNITS
     assert _group_size(64, 1_000_000) == 64  # a million: groups of 64, 15,625 units
     assert _group_size(1, 1_000_000) == 1  # formats that never group
+
+
+def test_auto_executor_runs_a_single_unit_in_process_and_more_on_ray(monkeypatch):
+    from winnow.pipeline.config import EngineConfig
+    from winnow.pipeline.runner import _resolve_executor
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    auto = EngineConfig()
+    assert auto.executor == "auto"
+    assert _resolve_executor(auto, 1).executor == "local"
+    assert _resolve_executor(auto, 2).executor == "ray"
+    assert _resolve_executor(auto.model_copy(update={"address": "10.0.0.1:6379"}), 1).executor == "ray"
+    assert _resolve_executor(EngineConfig(executor="ray"), 1).executor == "ray"

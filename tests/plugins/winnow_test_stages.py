@@ -49,6 +49,7 @@ if "test_min_chars" not in STAGES:
         """Reads a column an earlier stage added: a row without it fails (KeyError), as a real consumer would."""
 
         Params = NeedsColumnParams
+        reads = None  # every column: which one it needs is a param
 
         def filter(self, doc):
             doc[self.params.column]
@@ -108,3 +109,84 @@ if "test_lossy" not in STAGES:
 
         def process(self, batch):
             return Outcome(kept=batch.slice(0, max(batch.num_rows - 1, 0)))
+
+
+# Batches the hoarding stage has seen, per process (a Ray worker keeps its own until the worker exits).
+HOARD: list[pa.Table] = []
+
+if "test_hoard" not in STAGES:
+
+    @register_stage("test_hoard")
+    class HoardStage(DocumentFilter):
+        """A deliberately leaky stage: keeps every batch it sees in a module-level list, so a worker's memory grows
+        with the input. The memory drill shows its bound catches this."""
+
+        def process(self, batch):
+            HOARD.append(batch)
+            return Outcome(kept=batch)
+
+
+# -- deliberate faults, for showing that the reliability drills catch them (RELIABILITY.md) --------------------------
+# `WINNOW_TEST_FAULT=<name> pytest tests/reliability/...` breaks the engine in every process that loads this plugin
+# (the test process through tests/conftest.py; drivers and workers when they resolve a reader or stage). Never set
+# in CI.
+
+
+def _fault_resume_ignores_markers() -> None:
+    """A rerun that does not see finished units: it redoes everything (same bytes, but nothing resumed)."""
+    exists = storage.exists
+    storage.exists = lambda path: False if str(path).endswith(".done.json") else exists(path)
+
+
+def _fault_reader_drops_newlines() -> None:
+    """The JSON Lines reader replaces line breaks with spaces: as many documents, of the same length, altered."""
+    from winnow.pipeline.readers import jsonl
+
+    to_document = jsonl.record_to_document
+
+    def altered(*args, **kwargs):
+        doc = to_document(*args, **kwargs)
+        doc[schema.TEXT] = doc[schema.TEXT].replace("\n", " ")
+        return doc
+
+    jsonl.record_to_document = altered
+
+
+def _fault_no_line_cap() -> None:
+    """The JSON Lines reader without its max_line_bytes cap: a line that never ends is read whole."""
+    from winnow.pipeline.readers import jsonl
+
+    read = jsonl.JsonlReader.read
+
+    def uncapped(self, path):
+        object.__setattr__(self.params, "max_line_bytes", 1 << 40)
+        return read(self, path)
+
+    jsonl.JsonlReader.read = uncapped
+
+
+def _fault_no_task_retries() -> None:
+    """Ray tasks that are not retried when their worker or node dies."""
+    from winnow.pipeline import executors
+
+    remote = executors.RayExecutor._remote
+    executors.RayExecutor._remote = lambda self, fn, resources: remote(self, fn, resources).options(max_retries=0)
+
+
+def _fault_yaml_unsafe_load() -> None:
+    """Configs parsed with yaml.unsafe_load: YAML tags construct Python objects (and run code)."""
+    import types
+
+    import yaml
+
+    from winnow.pipeline import config
+
+    config.yaml = types.SimpleNamespace(**{**vars(yaml), "safe_load": yaml.unsafe_load})
+
+
+FAULTS = {name[len("_fault_"):]: fn for name, fn in list(globals().items()) if name.startswith("_fault_")}
+_FAULT = os.environ.get("WINNOW_TEST_FAULT")
+if _FAULT:
+    if _FAULT not in FAULTS:
+        raise ValueError(f"WINNOW_TEST_FAULT={_FAULT!r}: known faults are {', '.join(sorted(FAULTS))}")
+    FAULTS[_FAULT]()
