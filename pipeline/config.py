@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from winnow.pipeline.registry import READERS, STAGES
+from winnow.pipeline.registry import READERS, STAGES, PluginError
 from winnow.pipeline.stage import Stage, StageParams
 
 TOP_LEVEL_KEYS = ("inputs", "output", "params", "engine", "stages", "description")
@@ -244,7 +244,15 @@ def _crawl_entry(entry: dict[str, Any], where: str) -> tuple[dict[str, Any], dic
     return {"path": source.listing_url, "format": source.kind, **entry}, crawl
 
 
-def load_config(
+def load_config(path: str | None = None, **kwargs: Any) -> PipelineConfig:
+    """Read, substitute and validate a config. Every mistake raises ConfigError with a readable message."""
+    try:
+        return _load_config(path, **kwargs)
+    except PluginError as exc:  # a stage's module, or a WINNOW_PLUGINS module, that cannot be imported
+        raise ConfigError(str(exc)) from None
+
+
+def _load_config(
     path: str | None = None,
     *,
     text: str | None = None,
@@ -254,7 +262,6 @@ def load_config(
     address: str | None = None,
     executor: str | None = None,
 ) -> PipelineConfig:
-    """Read, substitute and validate a config. Every mistake raises ConfigError with a readable message."""
     raw = read_yaml_mapping(path, text, TOP_LEVEL_KEYS)
     unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))
     if unknown:

@@ -28,6 +28,12 @@ def inspect(
     if not storage.exists(stats_path):
         fail(f"{out} has no stats.json: not a finished winnow run")
     stats = json.loads(storage.read_bytes(stats_path))
+    stages = [s["name"] for s in stats["stages"]]
+    if stage is not None and stage not in stages:
+        fail(f"no stage {stage!r} in this run; its stages: {', '.join(stages)}")
+    known = {r for s in stats["stages"] for r in (*s["dropped"], *s["failed"], *s.get("skipped", {}))}
+    if reason is not None and reason not in known:
+        fail(f"no row of this run has reason or error {reason!r}; present: {', '.join(sorted(known)) or '(none)'}")
     if stage is None and reason is None:
         console.print(funnel_table(stats))
         console.print(summary_line(stats), highlight=False)

@@ -116,3 +116,12 @@ def test_a_column_no_input_or_earlier_stage_provides_is_refused(tmp_path, shared
     scored = text.replace("stages:\n", "stages:\n  - {name: quality_score, model: '${demo_quality_model}'}\n").replace(
         "score_quality", "score_fasttext_quality_v1")
     assert [s.name for s in load_config(text=scored).stages] == ["quality_score", "quality_filter"]
+
+
+def test_a_missing_plugin_module_is_one_clear_error(monkeypatch):
+    from winnow.pipeline import registry
+
+    monkeypatch.setenv("WINNOW_PLUGINS", "winnow_no_such_plugin_module")
+    monkeypatch.setattr(registry, "_env_loaded", set())
+    with pytest.raises(ConfigError, match="WINNOW_PLUGINS names 'winnow_no_such_plugin_module'"):
+        load("  - {name: not_a_registered_stage}")

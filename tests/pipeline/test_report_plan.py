@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from tests.conftest import require
 from winnow.pipeline.config import load_config
 from winnow.pipeline.plan import estimate, snapshot_estimate
 from winnow.pipeline.runner import run_pipeline
@@ -60,8 +61,7 @@ def test_report_escapes_text_and_shows_funnel(three_files, tmp_path):
     assert "Funnel by stage" in page and "test_min_chars_short" in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # self-contained: nothing to fetch
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not chromium:
-        pytest.skip("chromium not installed (.ci/run installs Debian's chromium); HTML checked without rendering")
+    require(chromium, "chromium not installed (.ci/run installs Debian's chromium); HTML checked without rendering")
     shot = tmp_path / "shot.png"
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
              "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
@@ -78,6 +78,10 @@ def test_inspect_shows_dropped_reason(three_files, tmp_path):
     r = subprocess.run([sys.executable, "-m", "winnow.pipeline.cli", "inspect", str(out), "--reason", "test_min_chars_short", "-n", "1"],
                        capture_output=True, text=True, env=os.environ.copy())
     assert r.returncode == 0 and "test_min_chars_short" in r.stdout
+    for flag, value in (("--stage", "nosuch"), ("--reason", "nosuch_reason")):  # a typo is an error, not "no rows"
+        bad = subprocess.run([sys.executable, "-m", "winnow.pipeline.cli", "inspect", str(out), flag, value],
+                             capture_output=True, text=True, env=os.environ.copy())
+        assert bad.returncode == 2 and value in bad.stderr, bad.stderr
 
 
 def test_plan_cli_prints_json(three_files, tmp_path):
