@@ -19,7 +19,7 @@ def run(
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: RAY_ADDRESS or embedded)."),
     executor: Optional[str] = typer.Option(None, "--executor", help="auto (default: Ray, in-process for a one-unit run), ray, or local (in-process)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an output directory that holds another run."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or funnel table; the summary line stays."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also informational logs (Winnow's and Ray's)."),
 ) -> None:
     """Run a curation pipeline; rerunning into the same output resumes where it stopped."""
@@ -44,13 +44,13 @@ def run(
         fail(str(exc))
     progress.close()
     stats = result.stats
-    if not quiet:
-        from winnow.pipeline.report import summary_line
+    from winnow.pipeline.report import summary_line
 
+    if not quiet:  # -q hides progress and the funnel table; the one-line summary and the output path stay
         console.print(funnel_table(stats))
-        console.print(
-            f"{summary_line(stats)}; {stats['wall_seconds']:.1f}s ({stats['units_resumed']} unit passes resumed)"
-            f" → {cfg.output}", highlight=False,
-        )
+    console.print(
+        f"{summary_line(stats)}; {stats['wall_seconds']:.1f}s ({stats['units_resumed']} unit passes resumed)"
+        f" → {cfg.output}", highlight=False,
+    )
     if not result.balanced:
         fail("the funnel does not balance:\n  " + "\n  ".join(result.problems), code=1)
