@@ -11,8 +11,11 @@ $(BIN)/winnow: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch is pinned to 2.13.0 in pyproject.toml; pip takes the local CPU wheel where one is provided.
 	$(BIN)/pip install -q -e '.[dev]'
-	# megatron-core's own reader checks our shards in the tests; --no-deps keeps it from touching torch.
-	$(BIN)/pip install -q --no-deps 'megatron-core>=0.16,<0.17' || echo "megatron-core unavailable: its reader test will skip"
+	# megatron-core's own reader checks our shards in the tests; --no-deps keeps it from touching torch. A failed
+	# install stops here (CI fails loudly rather than skipping that check), and so does a reader that cannot import.
+	$(BIN)/pip install -q --no-deps 'megatron-core>=0.16,<0.17'
+	$(BIN)/python -W ignore -c 'import megatron.core.datasets.indexed_dataset' \
+	  || { echo "megatron-core installed but its reader (megatron.core.datasets.indexed_dataset) does not import"; exit 1; }
 	@touch $@
 
 venv: $(BIN)/winnow

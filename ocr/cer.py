@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import numpy as np
 
@@ -44,3 +45,15 @@ def cer(hypothesis: str, reference: str, markdown_reference: bool = False) -> fl
     if not ref:
         return 0.0 if not hyp else 1.0
     return edit_distance(hyp, ref) / len(ref)
+
+
+def word_bag_error(hypothesis: str, reference: str, markdown_reference: bool = False) -> float:
+    """Words missing from the hypothesis plus words it adds, ignoring order, over the reference's word count.
+    It judges recognition apart from reading order (layout), e.g. when choosing a resolution."""
+    ref = Counter(normalise(reference, markdown_reference).split())
+    hyp = Counter(normalise(hypothesis).split())
+    n = sum(ref.values())
+    if not n:
+        return 0.0 if not hyp else 1.0
+    common = sum((ref & hyp).values())
+    return (n - common + sum(hyp.values()) - common) / n

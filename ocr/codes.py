@@ -38,8 +38,15 @@ def route_counter(route: str) -> str:
 PAGES_OCR_SKIPPED = "pdf_pages_ocr_skipped"  # routed to OCR but no engine configured (engine: none)
 PAGES_OCR_FAILED = "pdf_pages_ocr_failed"
 PAGES_FAILED = "pdf_pages_failed"  # a page mupdf could not read; the rest of the document is kept
-PAGES_ROTATED = "pdf_pages_rotated"
+PAGES_ROTATED = "pdf_pages_rotated"  # OCRed turned by 90/180/270 degrees on top of the page's /Rotate
+PAGES_OCR_REREAD = "pdf_pages_ocr_reread"  # extra OCR passes spent on a suspected turn (1 a page; 3 without rapidocr)
 HEADER_LINES_REMOVED = "pdf_header_footer_blocks_removed"
+
+
+def engine_counter(engine: str, version: str) -> str:
+    """OCR'd pages by the engine and version that read them, e.g. pdf_pages_ocr_engine_rapidocr_3.10.0."""
+    return f"pdf_pages_ocr_engine_{engine}_{version}"
+
 
 # Metadata keys written by the stage.
 META_PAGE_COUNT = "pdf_page_count"
@@ -48,5 +55,6 @@ META_PAGE_ROUTES = "pdf_page_routes"  # one route per page (ROUTES)
 META_PAGE_REASONS = "pdf_page_reasons"  # why the router chose it, e.g. "replacement_chars=0.31"
 META_PAGE_ROTATIONS = "pdf_page_rotations"  # {page index: degrees applied before OCR}, rotated pages only
 META_OCR_ENGINE = "pdf_ocr_engine"  # the engine that read the OCR pages, or null
+META_OCR_ENGINE_VERSION = "pdf_ocr_engine_version"  # its version (package, models, language data), or null
 META_RIGHTS = "pdf_rights"  # document-info and XMP fields about authorship and rights
 META_TRUNCATED = "warc_truncated"  # set by the WARC reader from the WARC-Truncated header

@@ -11,7 +11,7 @@ from typing import Any
 import pymupdf
 
 from winnow.ocr import codes
-from winnow.ocr.engines import OcrEngine, read_page
+from winnow.ocr.engines import OcrEngine, PageReading, read_page
 from winnow.ocr.router import RouterConfig, route_page
 from winnow.ocr.textlayer import Block, blocks_text, order_blocks, page_blocks, remove_running_blocks
 
@@ -23,7 +23,7 @@ _MEMORY_WORDS = ("out of memory", "malloc (", "realloc (", "calloc (", "cannot a
 class ExtractOptions:
     """What the child needs to know to read a PDF; travels to the child as JSON."""
 
-    dpi: int | None = None  # None: the engine's own (tesseract 300, others 150)
+    dpi: int | None = None  # None: the engine's own (OcrEngine.default_dpi: tesseract 300, rapidocr 100)
     detect_rotation: bool = True
     remove_headers: bool = True
     max_pages: int = 2000
@@ -98,17 +98,17 @@ def _extract_pages(
                 counters[codes.PAGES_OCR_SKIPPED] += 1
             else:
                 try:
-                    text, angle = read_page(engine, page, opts.dpi, opts.detect_rotation)
+                    reading = read_page(engine, page, opts.dpi, opts.detect_rotation)
                 except Exception as exc:
                     if is_memory_error(exc):
                         raise
                     reasons[i] += f",ocr_error: {str(exc)[:200]}"
                     counters[codes.PAGES_OCR_FAILED] += 1
                 else:
-                    ocr_text[i] = text
-                    if angle:
-                        rotations[str(i)] = angle
-                        counters[codes.PAGES_ROTATED] += 1
+                    ocr_text[i] = reading.text
+                    _count_reading(counters, engine, reading)
+                    if reading.turn:
+                        rotations[str(i)] = reading.turn
         progress(i)
 
     if opts.remove_headers and n > 1:
@@ -132,9 +132,18 @@ def _extract_pages(
         "reasons": reasons,
         "rotations": rotations,
         "engine": engine.name if engine is not None and ocr_text else None,
+        "engine_version": engine.version if engine is not None and ocr_text else None,
         "rights": pdf_rights(doc),
         "counters": dict(counters),
     }
+
+
+def _count_reading(counters: Counter, engine: OcrEngine, reading: PageReading) -> None:
+    counters[codes.engine_counter(engine.name, engine.version)] += 1
+    if reading.turn:
+        counters[codes.PAGES_ROTATED] += 1
+    if reading.rereads:
+        counters[codes.PAGES_OCR_REREAD] += reading.rereads
 
 
 _INFO_FIELDS = ("title", "author", "subject", "keywords", "creator", "producer", "creationDate", "modDate")

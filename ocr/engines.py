@@ -1,24 +1,28 @@
-"""OCR engines behind one interface (rapidocr on CPU, tesseract through pymupdf, a local VLM on GPU), offline only."""
+"""OCR engines behind one interface (rapidocr on CPU, tesseract through pymupdf, a local VLM on GPU), offline only,
+and `read_page`, which OCRs a page upright whichever way it was scanned."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import logging
-import math
 import os
 import re
 import shutil
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
-import numpy as np
 import pymupdf
 
+from winnow.ocr.orientation import OrientationDetector, line_votes, page_turn
+from winnow.ocr.render import MAX_PIXELS, capped_zoom, render_rgb
 from winnow.ocr.textlayer import Block, order_blocks
+
+__all__ = ["MAX_PIXELS", "capped_zoom", "render_rgb"]  # re-exported: engines' callers render pages from here
 
 log = logging.getLogger("winnow.ocr")
 
 ENGINE_NAMES = ("auto", "rapidocr", "tesseract", "vlm", "none")
-MAX_PIXELS = 25_000_000  # a page rendered larger than this is scaled down: a 200x200-inch page must not eat memory
 _VOWEL = re.compile(r"[aeiouyAEIOUY]")
 _SPECK = re.compile(r"[_|~]+")
 _PUNCT = ".,;:!?()[]{}\"'«»“”‘’-–—*"
@@ -28,81 +32,109 @@ class OcrUnavailable(RuntimeError):
     """The engine cannot run here (package, language data, model directory or GPU missing). Never downloads."""
 
 
-def capped_zoom(page: pymupdf.Page, dpi: int, max_pixels: int = MAX_PIXELS) -> float:
-    zoom = dpi / 72.0
-    area = abs(page.rect) * zoom * zoom
-    return zoom * math.sqrt(max_pixels / area) if area > max_pixels else zoom
-
-
-def render_rgb(page: pymupdf.Page, dpi: int) -> tuple[np.ndarray, float]:
-    """The page as an RGB array (page rotation applied), and the zoom used."""
-    zoom = capped_zoom(page, dpi)
-    pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csRGB, alpha=False)
-    return np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width, 3), zoom
-
-
 class OcrEngine:
     """Reads one page as rendered (its /Rotate applied). Built once per child process; models load once."""
 
     name: ClassVar[str] = ""
-    default_dpi: ClassVar[int] = 150  # render resolution when the stage does not set ocr_dpi
+    default_dpi: ClassVar[int] = 150  # render resolution when the stage does not set ocr_dpi (the VLM's: not measured)
+    turns_first: ClassVar[bool] = False  # a reading costs too much to repeat: find the page's turn before reading
+    version: str = ""  # what produced the text (package, models, language data), recorded with every OCR'd page
+    detector: OrientationDetector | None = None  # finds a page's turn when the engine's own reading cannot tell
 
     def read(self, page: pymupdf.Page, dpi: int) -> str:
         raise NotImplementedError
 
+    def read_with_turn(self, page: pymupdf.Page, dpi: int) -> tuple[str, int | None]:
+        """The text, and the turn (degrees clockwise) the page needs to read upright when the reading shows it;
+        None when the engine cannot tell."""
+        return self.read(page, dpi), None
+
+
+def wheel_rapidocr(threads: int = 1, recognise: bool = True):
+    """A rapidocr.RapidOCR on the ONNX files inside the rapidocr wheel, named explicitly so that it never reaches
+    for its download path; without the recogniser it only finds and classifies lines. Returns (ocr, model paths)."""
+    try:
+        import rapidocr
+        from rapidocr import RapidOCR
+    except ImportError as exc:
+        raise OcrUnavailable(f"rapidocr is not installed: {exc}") from None
+    models = Path(rapidocr.__file__).parent / "models"
+    paths = {}
+    for task in ("det", "cls", "rec") if recognise else ("det", "cls"):
+        found = sorted(models.glob(f"*_{task}_*.onnx"))
+        if not found:
+            raise OcrUnavailable(
+                f"rapidocr's {task} model is not inside the wheel ({models}); Winnow does not download"
+            )
+        paths[task] = str(found[0])
+    params = {
+        "Global.log_level": "error",
+        "Global.use_rec": recognise,
+        "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+        "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+    }
+    params.update({f"{task.capitalize()}.model_path": path for task, path in paths.items()})
+    return RapidOCR(params=params), paths
+
+
+def orientation_detector(threads: int = 1) -> OrientationDetector | None:
+    """The line-based orientation detector, or None where rapidocr is missing (read_page then tries each turn)."""
+    try:
+        ocr, _ = wheel_rapidocr(threads, recognise=False)
+    except OcrUnavailable as exc:
+        log.warning("no orientation detector, rotated pages are found by trying each turn: %s", exc)
+        return None
+    return OrientationDetector(ocr)
+
 
 class RapidOcrEngine(OcrEngine):
-    """PaddleOCR models on onnxruntime; the ONNX files ship inside the rapidocr wheel and are named explicitly,
-    so rapidocr never reaches for its download path."""
+    """PaddleOCR models on onnxruntime, from the rapidocr wheel. Its own line boxes and 0/180 line classifier tell
+    the page's turn at no extra cost."""
 
     name = "rapidocr"
+    # Chosen like tesseract's (see TesseractEngine.default_dpi): 100 dpi read the choosing split as well as 150
+    # (pooled word-bag error 0.062 against 0.060, inside the 0.005 tolerance) in about half the time.
+    default_dpi = 100
 
     def __init__(self, threads: int = 1):
-        try:
-            import rapidocr
-            from rapidocr import RapidOCR
-        except ImportError as exc:
-            raise OcrUnavailable(f"rapidocr is not installed: {exc}") from None
-        models = Path(rapidocr.__file__).parent / "models"
-        paths = {}
-        for task in ("det", "rec", "cls"):
-            found = sorted(models.glob(f"*_{task}_*.onnx"))
-            if not found:
-                raise OcrUnavailable(
-                    f"rapidocr's {task} model is not inside the wheel ({models}); Winnow does not download"
-                )
-            paths[task] = str(found[0])
-        self._ocr = RapidOCR(
-            params={
-                "Global.log_level": "error",
-                "Det.model_path": paths["det"],
-                "Rec.model_path": paths["rec"],
-                "Cls.model_path": paths["cls"],
-                "EngineConfig.onnxruntime.intra_op_num_threads": threads,
-                "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-            }
-        )
-        self.model_paths = paths
+        self._ocr, self.model_paths = wheel_rapidocr(threads)
+        self.version = importlib.metadata.version("rapidocr")  # the models ship inside this wheel version
 
     def read(self, page: pymupdf.Page, dpi: int) -> str:
+        return self.read_with_turn(page, dpi)[0]
+
+    def read_with_turn(self, page: pymupdf.Page, dpi: int) -> tuple[str, int]:
         img, zoom = render_rgb(page, dpi)
-        result = self._ocr(img)
-        if result.boxes is None or not result.txts:
-            return ""
-        # rapidocr lists lines top to bottom across the whole page; the text layer's column ordering
-        # puts a two-column scan back into reading order.
-        lines = []
-        for box, txt in zip(result.boxes, result.txts):
-            xs, ys = box[:, 0] / zoom, box[:, 1] / zoom
-            lines.append(Block(float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()), txt))
-        return "\n".join(b.text for b in order_blocks(lines))
+        # rapidocr's own steps, as its __call__ runs them, so that the line classifier's verdicts are seen too.
+        ocr = self._ocr
+        original = ocr.load_img(img)
+        prepared, record = ocr.preprocess_img(original)
+        det, cls, rec, crops = ocr.run_ocr_steps(prepared, record)
+        turn = page_turn(line_votes(det.boxes, cls.cls_res))
+        result = ocr.build_final_output(original, det, cls, rec, crops, record)
+        boxes, txts = getattr(result, "boxes", None), getattr(result, "txts", None)
+        if boxes is None or not txts:
+            return "", turn
+        return _in_reading_order(boxes, txts, zoom), turn
+
+
+def _in_reading_order(boxes, txts, zoom: float) -> str:
+    """rapidocr lists lines top to bottom across the whole page; the text layer's column ordering puts a
+    two-column scan back into reading order."""
+    lines = []
+    for box, txt in zip(boxes, txts):
+        xs, ys = box[:, 0] / zoom, box[:, 1] / zoom
+        lines.append(Block(float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()), txt))
+    return "\n".join(b.text for b in order_blocks(lines))
 
 
 class TesseractEngine(OcrEngine):
-    """Tesseract inside MuPDF (pymupdf's OCR text page): needs only the language data (tesseract-ocr-<lang>)."""
+    """Tesseract inside MuPDF (pymupdf's pdfocr): needs only the language data (tesseract-ocr-<lang>)."""
 
     name = "tesseract"
-    # Tesseract is tuned for 300 dpi scans: on the two-column `linn` page its CER is 5.5 % at 150 dpi, 1.9 % at 300.
+    # Chosen by `bench/pdf.py --choose-dpi` on its choosing split (the c02-22 scan and five born-digital pages as
+    # images), never on the pages whose CER is reported (linn, ocr_test, two more): the cheapest resolution within
+    # 0.005 of the best pooled word-bag error. 300 dpi: 0.180 (150: 0.201, 200: 0.236, 400: 0.188).
     default_dpi = 300
 
     def __init__(self, language: str = "eng", tessdata: str | None = None):
@@ -112,14 +144,30 @@ class TesseractEngine(OcrEngine):
                 f"tesseract language data for {language!r} not found (apt-get install tesseract-ocr-eng)"
             )
         self.language = language
+        self.version = tesseract_version(self.tessdata, language)
+        self.detector = orientation_detector()
 
     def read(self, page: pymupdf.Page, dpi: int) -> str:
-        eff_dpi = max(36, int(capped_zoom(page, dpi) * 72))
-        tp = page.get_textpage_ocr(language=self.language, dpi=eff_dpi, full=True, tessdata=self.tessdata)
+        # pymupdf's get_textpage_ocr maps words back through the page's /Rotate and loses those that land outside
+        # the unrotated page: read the page as shown, in a one-page OCR PDF of its own, instead.
+        zoom = capped_zoom(page, dpi)
+        pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csRGB, alpha=False)
+        ocr_pdf = pix.pdfocr_tobytes(compress=False, language=self.language, tessdata=self.tessdata)
+        with pymupdf.open(stream=ocr_pdf, filetype="pdf") as doc:
+            scale = page.rect.width / doc[0].rect.width
+            words = [(*(pymupdf.Rect(w[:4]) * scale), *w[4:]) for w in doc[0].get_text("words", flags=0)]
         # MuPDF merges OCR words on one baseline into one line even across a column gutter, so lines are
         # rebuilt from words, cut at wide gaps, and ordered like rapidocr's lines.
-        segments = line_segments(page.get_text("words", textpage=tp))
-        return "\n".join(b.text for b in order_blocks(segments))
+        return "\n".join(b.text for b in order_blocks(line_segments(words)))
+
+
+def tesseract_version(tessdata: str, language: str) -> str:
+    """Tesseract is the one built into MuPDF; what it reads also depends on the language data, named by digest."""
+    digest = hashlib.sha256()
+    for lang in language.split("+"):
+        with open(os.path.join(tessdata, f"{lang}.traineddata"), "rb") as f:
+            digest.update(f.read())
+    return f"mupdf{pymupdf.mupdf_version}-{language}.{digest.hexdigest()[:8]}"
 
 
 def line_segments(words: list[tuple]) -> list[Block]:
@@ -173,9 +221,11 @@ VLM_PROMPT = (
 class VlmEngine(OcrEngine):
     """An olmOCR-style vision-language model from a local directory, on GPU, via vLLM or transformers.
 
-    Only built when a model directory is configured and CUDA is present; nothing is fetched from a hub."""
+    Only built when a model directory is configured and CUDA is present; nothing is fetched from a hub. A reading
+    costs seconds of GPU, so the page's turn is found first, on a small rendering, and the model sees it upright."""
 
     name = "vlm"
+    turns_first = True
 
     def __init__(self, model_dir: str, backend: str = "transformers", max_new_tokens: int = 3000):
         if not model_dir or not os.path.isdir(model_dir):
@@ -183,6 +233,8 @@ class VlmEngine(OcrEngine):
         if not gpu_available():
             raise OcrUnavailable("no CUDA GPU visible to this process")
         self.model_dir, self.backend, self.max_new_tokens = model_dir, backend, max_new_tokens
+        self.version = f"{Path(model_dir).name}-{backend}{_package_version(backend)}"
+        self.detector = orientation_detector()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
@@ -243,6 +295,13 @@ def gpu_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
+def _package_version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
 def build_engine(
     name: str,
     *,
@@ -252,25 +311,29 @@ def build_engine(
     vlm_backend: str = "transformers",
     vlm_max_new_tokens: int = 3000,
 ) -> OcrEngine | None:
-    """The engine a config asks for. `auto`: the VLM when a model dir is set and a GPU is present, else
-    tesseract where its language data is installed, else rapidocr. An explicit `vlm` that cannot run here
-    falls back the same way (logged); `none` turns OCR off."""
+    """The engine a config asks for. `auto` is rapidocr, whose models ship in the wheel, so that one config reads
+    the same text on every machine; tesseract (present or not, depending on the machine) only when named. A `vlm`
+    that cannot run here (no model directory, no GPU) falls back to rapidocr, logged; `none` turns OCR off."""
     if name not in ENGINE_NAMES:
         raise ValueError(f"unknown OCR engine {name!r}; allowed: {', '.join(ENGINE_NAMES)}")
     if name == "none":
         return None
-    if name in ("auto", "vlm") and vlm_model_dir:
+    if name == "vlm":
         try:
-            return VlmEngine(vlm_model_dir, vlm_backend, vlm_max_new_tokens)
+            return VlmEngine(vlm_model_dir or "", vlm_backend, vlm_max_new_tokens)
         except OcrUnavailable as exc:
-            log.warning("VLM OCR engine skipped, using a CPU engine: %s", exc)
-    if name == "rapidocr":
-        return RapidOcrEngine(threads)
+            log.warning("VLM OCR engine unavailable, reading with rapidocr: %s", exc)
     if name == "tesseract":
         return TesseractEngine(language)
-    if tesseract_data(language) is not None:
-        return TesseractEngine(language)
     return RapidOcrEngine(threads)
+
+
+# Upside-down or sideways text read by tesseract still looks like words ("uonng pasn"), but hardly ever like these.
+_COMMON_WORDS = frozenset(
+    ("the", "and", "of", "to", "in", "is", "for", "on", "with", "that", "this", "are", "be", "as", "by", "it", "or")
+    + ("an", "at", "from", "was", "not", "you", "your", "can", "all", "has", "have", "will", "which", "their")
+    + ("they", "its", "were", "been", "more", "other", "into", "only", "also", "may", "one")
+)
 
 
 def word_count(text: str) -> int:
@@ -283,30 +346,70 @@ def word_count(text: str) -> int:
     return n
 
 
+def common_word_count(text: str) -> int:
+    return sum(1 for tok in text.split() if tok.strip(_PUNCT).lower() in _COMMON_WORDS)
+
+
+def reading_score(text: str) -> tuple[int, int]:
+    """How upright a reading looks, to compare two turns of a page: common English words, then word-like tokens."""
+    return common_word_count(text), word_count(text)
+
+
 def looks_upright(text: str) -> bool:
-    tokens = text.split()
-    words = word_count(text)
-    return words >= 3 and words >= 0.4 * len(tokens)
+    """English prose read upright: one token in twenty is a common word (upright pages here 15-25 %, upside-down
+    or sideways ones 1-3 %). Other text is not judged here: the orientation detector looks at it."""
+    common = common_word_count(text)
+    return common >= 3 and common >= 0.05 * len(text.split())
 
 
-def read_page(engine: OcrEngine, page: pymupdf.Page, dpi: int | None = None,
-              detect_rotation: bool = True) -> tuple[str, int]:
-    """OCR one page (at `dpi`, or the engine's own resolution); when the result does not read like text, try the
-    page turned 90, 270 and 180 degrees and keep the reading with the most words.
-    Returns (text, degrees applied on top of the page's /Rotate)."""
+class PageReading(NamedTuple):
+    text: str
+    turn: int  # degrees clockwise applied on top of the page's /Rotate before the kept reading
+    rereads: int  # OCR passes beyond the first, spent on orientation
+
+
+def read_page(
+    engine: OcrEngine, page: pymupdf.Page, dpi: int | None = None, detect_rotation: bool = True
+) -> PageReading:
+    """OCR one page (at `dpi`, or the engine's own resolution) upright. The orientation test is paid only where
+    needed: rapidocr's reading shows the turn for free; tesseract's is checked when it does not read as words; the
+    VLM's page is turned before reading. A turned re-read is kept only when it confirms the turn."""
     dpi = dpi or engine.default_dpi
-    text = engine.read(page, dpi)
-    if not detect_rotation or looks_upright(text):
-        return text, 0
+    if not detect_rotation:
+        return PageReading(engine.read(page, dpi), 0, 0)
+    if engine.turns_first:
+        turn = engine.detector.turn(page) if engine.detector else 0
+        return PageReading(_read_turned(engine, page, dpi, turn)[0], turn, 0)
+    text, turn = engine.read_with_turn(page, dpi)
+    if turn is None:
+        if looks_upright(text):
+            return PageReading(text, 0, 0)
+        if engine.detector is None:
+            return _turn_by_words(engine, page, dpi, text)
+        # Not the likelier turn but a clear one: text in a language the model lacks fails the word test too,
+        # and the 0/180 classifier is near even on scripts it was not trained on (a Korean page: 65/35).
+        turn = engine.detector.turn(page)
+    if not turn:
+        return PageReading(text, 0, 0)
+    turned, still = _read_turned(engine, page, dpi, turn)
+    confirmed = still == 0 if still is not None else reading_score(turned) > reading_score(text)
+    return PageReading(turned, turn, 1) if confirmed else PageReading(text, 0, 1)
+
+
+def _read_turned(engine: OcrEngine, page: pymupdf.Page, dpi: int, turn: int) -> tuple[str, int | None]:
     base = page.rotation
-    best_words, best_angle, best_text = word_count(text), 0, text
-    for angle in (90, 270, 180):
-        page.set_rotation((base + angle) % 360)
-        try:
-            candidate = engine.read(page, dpi)
-        finally:
-            page.set_rotation(base)
-        words = word_count(candidate)
-        if words > best_words:
-            best_words, best_angle, best_text = words, angle, candidate
-    return best_text, best_angle
+    page.set_rotation((base + turn) % 360)
+    try:
+        return engine.read_with_turn(page, dpi)
+    finally:
+        page.set_rotation(base)
+
+
+def _turn_by_words(engine: OcrEngine, page: pymupdf.Page, dpi: int, text: str) -> PageReading:
+    """Without a detector: read the page at each other turn and keep the reading that looks most upright."""
+    best = PageReading(text, 0, 3)
+    for turn in (90, 270, 180):
+        candidate = _read_turned(engine, page, dpi, turn)[0]
+        if reading_score(candidate) > reading_score(best.text):
+            best = PageReading(candidate, turn, 3)
+    return best

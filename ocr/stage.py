@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any, Literal
 
 import pyarrow as pa
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from winnow.ocr import codes
 from winnow.ocr.containment import ChildFailed, PdfWorker
@@ -20,10 +20,12 @@ TRUNCATION_TAIL = 8192  # %%EOF must appear this close to the end of a complete 
 
 
 class PdfExtractParams(StageParams):
-    engine: Literal["auto", "rapidocr", "tesseract", "vlm", "none"] = "auto"  # auto: vlm > tesseract > rapidocr
-    ocr_dpi: int | None = Field(None, ge=36, le=600)  # None: the engine's own (tesseract 300, rapidocr and vlm 150)
+    # auto: rapidocr, which the wheel brings, so a config reads the same text on every machine; tesseract and the
+    # VLM only when named.
+    engine: Literal["auto", "rapidocr", "tesseract", "vlm", "none"] = "auto"
+    ocr_dpi: int | None = Field(None, ge=36, le=600)  # None: the engine's own (tesseract 300, rapidocr 100, vlm 150)
     ocr_language: str = "eng"  # tesseract language(s), e.g. "eng+fra"
-    detect_rotation: bool = True  # retry OCR at 90/270/180 degrees when a page does not read as text
+    detect_rotation: bool = True  # find each OCR page's turn (0/90/180/270) and read it upright
     remove_headers: bool = True  # drop running headers, footers and page numbers
     max_pages: int = Field(2000, ge=1)
     timeout_s: float = Field(600.0, gt=0)  # hard limit for one PDF
@@ -35,6 +37,16 @@ class PdfExtractParams(StageParams):
     vlm_model_dir: str | None = None  # local olmOCR-style model directory; used only where a GPU is present
     vlm_backend: Literal["transformers", "vllm"] = "transformers"
     vlm_max_new_tokens: int = 3000
+
+    @model_validator(mode="after")
+    def _vlm_needs_naming(self) -> PdfExtractParams:
+        # With auto a model directory would be ignored without a word: refuse it and name the fix.
+        if self.vlm_model_dir and self.engine == "auto":
+            raise ValueError(
+                "vlm_model_dir is set but engine is 'auto', which always reads with rapidocr so that documents "
+                "do not depend on the machine; set engine: vlm to read with the model"
+            )
+        return self
 
 
 def truncation(raw: bytes, meta: dict[str, Any]) -> str | None:
@@ -59,7 +71,7 @@ class PdfExtractStage(Stage):
 
     def setup(self) -> None:
         p = self.params
-        uses_gpu = bool(p.vlm_model_dir) and p.engine in ("auto", "vlm")
+        uses_gpu = bool(p.vlm_model_dir) and p.engine == "vlm"
         init = {
             "engine": {
                 "name": p.engine,
@@ -133,6 +145,7 @@ def _metadata(result: dict[str, Any], truncated: str | None) -> dict[str, Any]:
         codes.META_PAGE_ROUTES: result["routes"],
         codes.META_PAGE_REASONS: result["reasons"],
         codes.META_OCR_ENGINE: result.get("engine"),
+        codes.META_OCR_ENGINE_VERSION: result.get("engine_version"),
         codes.META_RIGHTS: result.get("rights") or {},
     }
     if result.get("rotations"):

@@ -1,10 +1,12 @@
-"""Shared fixtures: the real sample data beside the project, and one small Ray for the whole session."""
+"""Shared fixtures: the real sample data beside the project, one small Ray for the whole session, and `require`."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -17,25 +19,68 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGINS_DIR), os.en
 os.environ.setdefault("WINNOW_CACHE_DIR", str(TESTS_DIR.parent / ".cache"))
 if str(PLUGINS_DIR) not in sys.path:
     sys.path.insert(0, str(PLUGINS_DIR))
+if os.environ.get("WINNOW_TEST_FAULT"):  # a deliberate fault for a drill (RELIABILITY.md): in this process too
+    import winnow_test_stages  # noqa: F401
 
 SHARED_DATA = Path(os.environ.get("WINNOW_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+# Under CI (.ci/run exports WINNOW_STRICT=1; CI runners set CI=true) a missing prerequisite is a failure: a suite
+# that skips its OCR, report-rendering, Megatron or real-data checks must not pass there.
+STRICT = os.environ.get("WINNOW_STRICT", "") not in ("", "0") or os.environ.get("CI", "").lower() in ("true", "1")
+
+
+def require(condition: object, reason: str) -> None:
+    """Skip the calling test when `condition` is false, with `reason`; under CI (WINNOW_STRICT, CI) fail it."""
+    if condition:
+        return
+    if STRICT:
+        pytest.fail(f"{reason}. This is required under CI (WINNOW_STRICT=1 or CI=true): CI does not skip it.",
+                    pytrace=False)
+    # Reported at the test that needed it, as pytest.skip() in its body would be, not at this helper.
+    raise pytest.skip.Exception(reason, _use_item_location=True)
+
+
+def require_module(name: str, reason: str) -> ModuleType:
+    """`pytest.importorskip` that fails under CI: returns the imported module."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        error = exc
+    require(False, f"{reason} (import {name}: {error})")
+    raise error  # not reached: require() skipped or failed
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "requires(condition, reason=...): skip unless condition holds; under CI, fail instead (require())")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers(name="requires"):
+        reason = mark.kwargs.get("reason") or (mark.args[1] if len(mark.args) > 1 else "prerequisite missing")
+        require(mark.args[0], reason)
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """../shared/data; tests that need it skip with a clear reason when it is absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real sample data not found at {SHARED_DATA} (set WINNOW_SHARED_DATA)")
+    """../shared/data; when it is absent, tests that need it skip with a clear reason, or fail under CI."""
+    require(SHARED_DATA.is_dir(), f"real sample data not found at {SHARED_DATA} (set WINNOW_SHARED_DATA)")
     return SHARED_DATA
 
 
-@pytest.fixture(scope="session")
-def ray_session():
-    """One embedded Ray for the session: starting Ray costs ~5 s and ~1.7 GiB, so tests share it."""
+def start_ray():
+    """Start the session's embedded Ray (also used to restart it after a drill that leaves workers dirty)."""
     import ray
 
     if not ray.is_initialized():
         ray.init(address="local", num_cpus=2, object_store_memory=256 * 1024 * 1024, include_dashboard=False,
                  log_to_driver=False)
+    return ray
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One embedded Ray for the session: starting Ray costs ~5 s and ~1.7 GiB, so tests share it."""
+    ray = start_ray()
     yield ray
     ray.shutdown()

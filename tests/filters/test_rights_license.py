@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import random
+from pathlib import Path
 
 import pytest
 
@@ -135,28 +137,74 @@ def test_wikipedia_licence_points_to_its_own_terms_page(shared_data):
     assert (lid, ev["method"]) == ("cc-by-sa-4.0", "rel_license_named")
 
 
-# Pages where the regex labels are wrong, checked by eye (see BENCHMARKS.md, "Licence detection"): licences of embedded
-# images or map tiles, not of the page; and one page whose meta DC.rights names BY-SA beside a BY text link.
-JUDGED = {
-    "cc_rel_license/nalas-loewenseiten.info.m.html": None,
-    "cc_link_no_rel/villacc.de.galaxy.html": None,
-    "cc_link_no_rel/wir-empfehlen.info.3289.html": None,
-    "cc_link_no_rel/zulang.wordpress.com.genitalverstuemmelung.html": None,
-    "cc_link_no_rel/feuerwehrtaucher-oldenburg.de.ausbildung.html": "cc-by-sa-3.0",
+# Scored against the ORIGINAL labels of labels.tsv (a regular expression's: the first CC licence linked with
+# rel=license, else the first CC link anywhere). Winnow disagrees with them on these pages, each opened and read by
+# eye; they stay disagreements (counted against Winnow below), listed so that any new one fails the test.
+DISAGREEMENTS = {
+    "cc_rel_license/nalas-loewenseiten.info.m.html": (
+        "cc-by-2.0", None, ("the CC links sit in escaped HTML inside image `title` attributes (with rel=\"_blank\"); "
+                            "they credit Flickr photos of lions, not the page: the label is wrong")),
+    "cc_link_no_rel/villacc.de.galaxy.html": (
+        "cc-by-sa-2.0", None, "the only CC link is OpenStreetMap's tile attribution in the map script: label wrong"),
+    "cc_link_no_rel/wir-empfehlen.info.3289.html": (
+        "cc-by-3.0", None, "the CC links are Stamen/OpenStreetMap map-tile attributions inside scripts: label wrong"),
+    "cc_link_no_rel/zulang.wordpress.com.genitalverstuemmelung.html": (
+        "cc-by-2.0", None, "CC BY 2.0 appears only in the `title` of a header-image credit link: label wrong"),
+    "cc_link_no_rel/feuerwehrtaucher-oldenburg.de.ausbildung.html": (
+        "cc-by-3.0", "cc-by-sa-3.0", ("the site declares both: an HTML comment says BY 3.0, its <meta name=DC.rights> "
+                                      "says BY-SA 3.0 de; Winnow takes the metadata (also the stricter): ambiguous, "
+                                      "neither clearly wrong")),
 }
+# Winnow against the original labels, 59 pages (35 with a licence): P 30/31, R 30/35, exact 54/59. Two more of its
+# errors agree with the labels and so do not show here (bummfilm.de: a script library's licence; tell-review.de: a
+# photo credit): see license_judged.json, a random sample judged by one rule, and bench/rights.py.
+MIN_PRECISION, MIN_RECALL, MIN_EXACT = 0.95, 0.85, 0.90
+JUDGED_FILE = Path(__file__).with_name("license_judged.json")
 
 
-def test_labelled_pages(shared_data):
+def _label(row: dict) -> str | None:
+    return (row["rel_license_cc"] or row["all_cc_links"] or "").split(",")[0] or None
+
+
+def _pages(shared_data) -> list[tuple[str, str | None, str | None]]:
+    """(file, original label, Winnow's licence) for every labelled page."""
     root = shared_data / "license"
     rows = list(csv.DictReader(io.StringIO((root / "labels.tsv").read_text(encoding="utf-8")), delimiter="\t"))
-    assert len(rows) >= 50
     stage = LicenseDetectStage()
-    wrong = []
-    for row in rows:
-        raw = (root / "pages" / row["file"]).read_bytes()
-        lid, _ = stage.detect(raw, "text/html", None, None)
-        label = (row["rel_license_cc"] or row["all_cc_links"] or "").split(",")[0] or None
-        expected = JUDGED.get(row["file"], label)
-        if lid != expected:
-            wrong.append((row["file"], expected, lid))
-    assert not wrong
+    return [(r["file"], _label(r), stage.detect((root / "pages" / r["file"]).read_bytes(), "text/html", None, None)[0])
+            for r in rows]
+
+
+def prf(pairs: list[tuple[str | None, str | None]]) -> tuple[float, float, float]:
+    """Precision, recall and exact agreement over (predicted, truth): a licence is right only if it is the same id."""
+    tp = sum(1 for p, t in pairs if p and p == t)
+    predicted, positive = sum(1 for p, _ in pairs if p), sum(1 for _, t in pairs if t)
+    return tp / max(predicted, 1), tp / max(positive, 1), sum(1 for p, t in pairs if p == t) / len(pairs)
+
+
+def test_labelled_pages_against_the_original_labels(shared_data):
+    pages = _pages(shared_data)
+    assert len(pages) >= 50
+    disagree = {f: (label, ours) for f, label, ours in pages if label != ours}
+    assert disagree == {f: d[:2] for f, d in DISAGREEMENTS.items()}
+    precision, recall, exact = prf([(ours, label) for _, label, ours in pages])
+    assert precision >= MIN_PRECISION and recall >= MIN_RECALL and exact >= MIN_EXACT, (precision, recall, exact)
+
+
+def test_judged_sample_is_the_seeded_random_draw(shared_data):
+    """The judged pages were drawn at random before judging, not picked where Winnow disagreed."""
+    judged = json.loads(JUDGED_FILE.read_text(encoding="utf-8"))
+    rows = (shared_data / "license" / "labels.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    files = sorted(line.split("\t")[0] for line in rows if line)
+    draw = random.Random(judged["sample"]["seed"]).sample(files, judged["sample"]["size"])
+    assert sorted(p["file"] for p in judged["pages"]) == sorted(draw)
+    assert all(p["evidence"] for p in judged["pages"])
+
+
+def test_judged_sample(shared_data):
+    """On the judged sample Winnow is right on 18 of 20 pages; the two misses are real (a script's licence, a photo
+    credit taken for the page's), so the threshold leaves them, and nothing more, room."""
+    judged = {p["file"]: p["license"] for p in json.loads(JUDGED_FILE.read_text(encoding="utf-8"))["pages"]}
+    pairs = [(ours, judged[f]) for f, _, ours in _pages(shared_data) if f in judged]
+    assert len(pairs) == len(judged)
+    assert sum(p == t for p, t in pairs) >= 18

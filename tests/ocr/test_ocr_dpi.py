@@ -1,10 +1,11 @@
-"""OCR resolution: the stage's ocr_dpi when set, otherwise the engine's own (tesseract wants 300 dpi)."""
+"""OCR resolution: the stage's ocr_dpi when set, otherwise the engine's own (chosen by `bench/pdf.py --choose-dpi`
+on pages apart from those whose CER is reported)."""
 
 from __future__ import annotations
 
 import pymupdf
 
-from winnow.ocr.engines import OcrEngine, TesseractEngine, read_page
+from winnow.ocr.engines import OcrEngine, RapidOcrEngine, TesseractEngine, read_page
 
 
 class _Recorder(OcrEngine):
@@ -30,4 +31,4 @@ def test_engine_default_resolution_unless_the_stage_sets_one():
     read_page(eng, _page())
     read_page(eng, _page(), 200)
     assert eng.seen == [123, 200]
-    assert TesseractEngine.default_dpi == 300 and OcrEngine.default_dpi == 150
+    assert (TesseractEngine.default_dpi, RapidOcrEngine.default_dpi, OcrEngine.default_dpi) == (300, 100, 150)

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from tests.conftest import require_module
 from winnow.pipeline import writers
 from winnow.pipeline.config import ConfigError
 from winnow.pipeline.export import ExportError, load_export_config, read_flat, read_megatron, run_export
@@ -122,8 +123,8 @@ def test_round_trip_shards_decode_to_source_documents(corpus, tmp_path):
 
 
 def test_megatron_core_reads_the_shards(corpus, tmp_path):
-    pytest.importorskip("torch")
-    indexed = pytest.importorskip("megatron.core.datasets.indexed_dataset")
+    require_module("torch", "torch not installed (megatron-core's reader needs it)")
+    indexed = require_module("megatron.core.datasets.indexed_dataset", "megatron-core not installed (make venv)")
     out = str(tmp_path / "exp")
     manifest = run_export(config(corpus, out, formats=["megatron"]))
     shard = manifest["shards"][0]

@@ -11,6 +11,8 @@ import urllib.request
 
 import pytest
 
+from tests.conftest import require_module
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -21,7 +23,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def s3_server():
     """moto in server mode on 127.0.0.1; yields the endpoint URL. Credentials are fake and local."""
-    pytest.importorskip("moto", reason="moto[server] not installed (pip install '.[dev]')")
+    require_module("moto.server", "moto[server] not installed (pip install '.[dev]')")  # fails under CI
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -1,71 +1,135 @@
-"""Memory under growth: peak RSS of the driver and the Ray workers at 1× and 4× as many input units stays within 1.5×.
+"""Memory under growth: the peak above the idle process tree does not grow with the input; a leaking stage is caught.
 
-`engine.max_in_flight` bounds the units running or queued at once, and each unit writes its own output, so the peak
-should not grow with the number of units. Measured on the whole process tree of this test process (driver, raylet,
-workers), sampled every 50 ms.
+`engine.max_in_flight` bounds the units running or queued at once and each unit streams its rows to its own output,
+so peak memory should not depend on how many units there are. The drill runs the same pipeline over SMALL and LARGE
+units of UNIT_MIB each on the session's Ray (2 CPUs) and samples the whole process tree of this test process
+(driver, raylet, GCS, workers) every 20 ms. Before each run the driver returns freed memory to the system and the
+idle tree is measured; Ray's own processes (~1.3-1.5 GiB) are in both the idle tree and the peak, so they cancel.
+What is bounded is the growth of the peak above idle per MiB of extra input (GROWTH_LIMIT). Keeping every row would
+grow it by about 1 MiB per MiB (the text itself): the same drill with `test_hoard`, a stage that keeps every batch in
+a module-level list (tests/plugins/winnow_test_stages.py), must exceed the bound, or the drill could not catch a leak.
 """
 
 from __future__ import annotations
 
-import gzip
+import ctypes
+import gc
+import json
 import os
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from _fuzz_rss import PeakRSS
 
+from tests.conftest import start_ray
 from winnow.pipeline.config import load_config
 from winnow.pipeline.runner import run_pipeline
 
 pytestmark = pytest.mark.slow
 
-BASE_UNITS = 6
-DOCS_PER_UNIT = 60
+MIB = 1 << 20
+UNIT_MIB = 24  # text per unit (uncompressed JSON Lines): a leak of one unit stands far above the sampling noise
+SMALL, LARGE = 2, 8  # units per run; SMALL = max_in_flight, so both runs keep both workers busy
+GROWTH_LIMIT = 0.25  # MiB of peak above idle per MiB of extra input; a stage keeping every row grows it by >= 1
+HOARD = "  - {name: test_hoard}\n"
 CONFIG = """\
-inputs: ['{inputs}/*.jsonl.gz']
+inputs: {inputs}
 output: {output}
-engine: {{executor: ray, max_in_flight: 2, batch_size: 10}}
+engine: {{executor: ray, max_in_flight: 2, batch_size: 100}}
 stages:
   - {{name: test_min_chars, min_chars: 500}}
-"""
+{extra}"""
 
 
-def _units(shared: Path, out: Path, n: int) -> Path:
-    """`n` JSONL units of long real documents (books and papers, ~1 MB of text each)."""
+def _units(shared: Path, out: Path, n: int) -> list[Path]:
+    """`n` JSON Lines units of UNIT_MIB of long real documents (books and papers, repeated to fill the unit)."""
+    import gzip
+
     out.mkdir(parents=True, exist_ok=True)
     lines: list[bytes] = []
     for name in ("books", "academic"):
         with gzip.open(shared / "domains" / f"{name}.jsonl.gz", "rb") as f:
             lines.extend(f.readlines())
+    paths, i = [], 0
     for u in range(n):
-        chunk = [lines[(u * DOCS_PER_UNIT + i) % len(lines)] for i in range(DOCS_PER_UNIT)]
-        (out / f"unit{u:03d}.jsonl.gz").write_bytes(gzip.compress(b"".join(chunk), 1, mtime=0))
-    return out
+        chunk, size = [], 0
+        while size < UNIT_MIB * MIB:
+            chunk.append(lines[i % len(lines)])
+            size += len(chunk[-1])
+            i += 1
+        paths.append(out / f"unit{u:03d}.jsonl")
+        paths[-1].write_bytes(b"".join(chunk))
+    return paths
 
 
-def _peak(inputs: Path, output: Path) -> tuple[int, dict]:
-    cfg = load_config(text=CONFIG.format(inputs=inputs, output=output))
-    with PeakRSS(os.getpid(), interval_s=0.02) as peak:
-        result = run_pipeline(cfg, overwrite=True)
-    assert result.balanced, result.problems
-    return peak.bytes, result.stats
-
-
-def test_peak_memory_flat_from_1x_to_4x(shared_data, tmp_path, ray_session):
-    small = _units(shared_data, tmp_path / "in1", BASE_UNITS)
-    large = _units(shared_data, tmp_path / "in4", 4 * BASE_UNITS)
-    _peak(small, tmp_path / "warm")  # starts the workers and loads the stages, so neither run pays for that
-    with PeakRSS(os.getpid()) as idle:
+def _idle() -> int:
+    """The process tree at rest, once the driver has handed back what the last run freed (Arrow's pool, malloc)."""
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:  # not glibc: the idle figure is only a little higher
+        pass
+    with PeakRSS(os.getpid(), interval_s=0.02) as idle:
         idle._stop.wait(0.5)
-    peak1, stats1 = _peak(small, tmp_path / "out1")
-    peak4, stats4 = _peak(large, tmp_path / "out4")
-    assert stats4["stages"][0]["bytes_in"] > 3.5 * stats1["stages"][0]["bytes_in"]
-    mib = 1 << 20
-    print(f"\nmemory: 1x {stats1['units']} units {stats1['stages'][0]['bytes_in'] / mib:.1f} MiB text, "
-          f"peak {peak1 / mib:.0f} MiB; 4x {stats4['units']} units, peak {peak4 / mib:.0f} MiB; "
-          f"ratio {peak4 / peak1:.2f}; above idle ({idle.bytes / mib:.0f} MiB): {(peak1 - idle.bytes) / mib:.0f} → "
-          f"{(peak4 - idle.bytes) / mib:.0f} MiB")
-    assert peak4 <= 1.5 * peak1
-    # Ray's own processes dominate the total, so bound the growth above idle too. The driver's allocator keeps a
-    # one-off high-water mark of ~60-80 MiB after its first larger run (flat on later 1x and 4x runs): hence the slack.
-    assert peak4 - idle.bytes <= 1.5 * max(peak1 - idle.bytes, 0) + 160 * mib
+    return idle.bytes
+
+
+def _run(paths: list[Path], output: Path, extra: str) -> dict:
+    """One run: MiB of input, and the peak above idle while units ran and over the whole run (stats, report)."""
+    text = CONFIG.format(inputs=json.dumps([str(p) for p in paths]), output=output, extra=extra)
+    idle = _idle()
+    at_last_unit = {}
+
+    def progress(label, done, total, result):
+        if done == total:
+            at_last_unit["peak"] = peak.bytes
+
+    with PeakRSS(os.getpid(), interval_s=0.02) as peak:
+        result = run_pipeline(load_config(text=text), overwrite=True, progress=progress)
+    assert result.balanced, result.problems
+    return {"idle": idle, "input_mib": result.stats["stages"][0]["bytes_in"] / MIB,
+            "units": (at_last_unit["peak"] - idle) / MIB, "whole": (peak.bytes - idle) / MIB}
+
+
+def _growth(paths: list[Path], out: Path, extra: str = "") -> dict:
+    small = _run(paths[:SMALL], out / "small", extra)
+    large = _run(paths[:LARGE], out / "large", extra)
+    extra_mib = large["input_mib"] - small["input_mib"]
+    return {"idle_mib": round(small["idle"] / MIB),
+            "input_mib": [round(small["input_mib"]), round(large["input_mib"])],
+            "above_idle_mib_units": [round(small["units"]), round(large["units"])],
+            "above_idle_mib_whole_run": [round(small["whole"]), round(large["whole"])],
+            "growth_per_mib_units": round((large["units"] - small["units"]) / extra_mib, 3),
+            "growth_per_mib_whole_run": round((large["whole"] - small["whole"]) / extra_mib, 3)}
+
+
+@pytest.fixture(scope="module")
+def measured(shared_data, tmp_path_factory, ray_session):
+    root = tmp_path_factory.mktemp("memory")
+    paths = _units(shared_data, root / "in", LARGE)
+    _run(paths[:SMALL], root / "warm", "")  # starts the workers and loads the stages, so neither run pays for that
+    clean = _growth(paths, root / "clean")
+    try:
+        leaky = _growth(paths, root / "leaky", HOARD)
+    finally:  # the hoard lives on in the session's Ray workers: a fresh Ray for the tests that follow
+        ray_session.shutdown()
+        start_ray()
+    print(f"\nmemory, test_min_chars: {clean}\nmemory, + test_hoard (keeps every batch): {leaky}")
+    return clean, leaky
+
+
+def test_memory_while_units_run_does_not_grow_with_input_and_a_leak_is_caught(measured):
+    clean, leaky = measured
+    assert clean["input_mib"][1] - clean["input_mib"][0] >= 0.9 * (LARGE - SMALL) * UNIT_MIB
+    assert clean["growth_per_mib_units"] <= GROWTH_LIMIT, clean
+    assert leaky["growth_per_mib_units"] > GROWTH_LIMIT, f"the drill missed a stage that keeps every batch: {leaky}"
+
+
+@pytest.mark.xfail(strict=True, reason="pipeline/report.py reads every column (text included) of up to 200,000 "
+                   "documents and every rejected row into the driver to draw report.html: the run's peak grows by "
+                   "1.2-1.7 MiB per MiB of kept text (RELIABILITY.md). Strict: passes, and so fails here, once fixed.")
+def test_memory_over_the_whole_run_does_not_grow_with_input(measured):
+    clean, _ = measured
+    assert clean["growth_per_mib_whole_run"] <= GROWTH_LIMIT, clean
