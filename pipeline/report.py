@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from winnow.pipeline import schema, storage, writers
 
@@ -95,12 +96,17 @@ def histogram(title: str, values: list[float], bins: int = 30, log: bool = False
     return _svg(fig)
 
 
-def _read(folder: str, columns: list[str] | None = None) -> pa.Table | None:
+# Columns a report never charts: read only for the few samples it shows, so the driver's memory does not grow
+# with the corpus (the text of 200,000 documents would be most of a run's output).
+HEAVY_COLUMNS = (schema.TEXT, schema.METADATA)
+
+
+def _read(folder: str, skip: tuple[str, ...] = HEAVY_COLUMNS) -> pa.Table | None:
     tables, rows = [], 0
     for path in storage.list_files(folder, ".parquet"):
-        t = writers.read_parquet(path)
-        if columns is not None:
-            t = t.select([c for c in columns if c in t.column_names])
+        fs, inner = storage.filesystem(path)
+        names = pq.read_schema(inner, filesystem=fs).names
+        t = writers.read_parquet(path, [c for c in names if c not in skip])
         tables.append(t)
         rows += t.num_rows
         if rows >= MAX_ROWS:
@@ -117,6 +123,16 @@ def _counts(table: pa.Table | None, column: str) -> Counter:
 def _esc(text: Any, limit: int = 600) -> str:
     s = "" if text is None else str(text)
     return html.escape(s[:limit] + ("…" if len(s) > limit else ""))
+
+
+def _kept_samples(folder: str) -> pa.Table | None:
+    """Three kept documents with their text, from the first output part only."""
+    files = storage.list_files(folder, ".parquet")
+    if not files:
+        return None
+    t = writers.read_parquet(files[0])
+    step = max(1, t.num_rows // 3)
+    return t.take(list(range(0, min(t.num_rows, 3 * step), step))).drop_columns([schema.METADATA])
 
 
 def _samples(docs: pa.Table | None, rejected: pa.Table | None) -> str:
@@ -160,7 +176,7 @@ def _stage_table(stats: dict[str, Any]) -> str:
 
 def build_report(output: str, stats: dict[str, Any]) -> str:
     docs = _read(storage.join(output, "documents"))
-    rejected = _read(storage.join(output, "rejected"))
+    rejected = _read(storage.join(output, "rejected"), skip=())  # its text is kept only for a few samples
     sections = [f"<h2 id='funnel'>Funnel</h2>{funnel_chart(stats['stages'])}{_stage_table(stats)}"]
 
     for column, title in ((schema.DOMAIN, "domain"), (schema.LANGUAGE, "language"), (schema.LICENSE, "licence")):
@@ -196,7 +212,7 @@ def build_report(output: str, stats: dict[str, Any]) -> str:
 
     times = {s["name"]: (round(s["seconds"] + s.get("fit_seconds", 0), 3), 0) for s in stats["stages"]}
     sections.append(f"<h2 id='time'>Time per stage (seconds, summed over workers)</h2>{bar_chart('seconds', times, ('seconds', ''))}")
-    sections.append(_samples(docs, rejected))
+    sections.append(_samples(_kept_samples(storage.join(output, "documents")), rejected))
     sections.append(f"<h2>Config</h2><pre>{html.escape(json.dumps(stats.get('config', {}), indent=1, default=str))}</pre>")
     balance = "balance" if stats["balanced"] else "DO NOT balance: " + html.escape("; ".join(stats.get("problems", [])))
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Winnow run report</title>

@@ -127,9 +127,6 @@ def test_memory_while_units_run_does_not_grow_with_input_and_a_leak_is_caught(me
     assert leaky["growth_per_mib_units"] > GROWTH_LIMIT, f"the drill missed a stage that keeps every batch: {leaky}"
 
 
-@pytest.mark.xfail(strict=True, reason="pipeline/report.py reads every column (text included) of up to 200,000 "
-                   "documents and every rejected row into the driver to draw report.html: the run's peak grows by "
-                   "1.2-1.7 MiB per MiB of kept text (RELIABILITY.md). Strict: passes, and so fails here, once fixed.")
 def test_memory_over_the_whole_run_does_not_grow_with_input(measured):
     clean, _ = measured
     assert clean["growth_per_mib_whole_run"] <= GROWTH_LIMIT, clean
