@@ -49,7 +49,7 @@ def head(tmp_path_factory):
     yield f"127.0.0.1:{port}"
     os.killpg(proc.pid, signal.SIGTERM)  # --block stops the head's processes with it
     try:
-        proc.wait(timeout=60)
+        proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
     log.close()
