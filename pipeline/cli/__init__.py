@@ -13,6 +13,7 @@ from winnow.pipeline.cli import export as _export  # noqa: F401
 from winnow.pipeline.cli import train_tokenizer as _train_tokenizer  # noqa: F401
 from winnow.pipeline.cli import train_classifier as _train_classifier  # noqa: F401
 from winnow.pipeline.cli import recipes as _recipes  # noqa: F401
+from winnow.pipeline.cli import ablate as _ablate  # noqa: F401
 
 
 def main() -> None:

@@ -131,3 +131,12 @@ def test_module_imports_have_no_cycle():
 
     for node in sorted(graph):
         visit(node)
+
+
+def test_every_python_package_folder_ships_in_the_wheel():
+    tool = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(tool["packages"])
+    for folder in ("pipeline", *CAPABILITIES, "configs"):
+        for init in (REPO / folder).rglob("__init__.py"):
+            parts = init.parent.relative_to(REPO / folder).parts
+            assert ".".join(["winnow", folder, *parts]) in listed, f"{init.parent} is not in [tool.setuptools] packages"

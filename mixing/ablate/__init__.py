@@ -1,0 +1,1 @@
+"""`winnow ablate`: which data variant is better, answered with paired proxy models and an honest verdict."""

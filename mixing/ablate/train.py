@@ -1,0 +1,169 @@
+"""Training and scoring the ablation's proxies: paired seeds, the packing trainer, the run cache, progress with ETA.
+
+A run is (variant pool, proxy recipe and rate, token budget, seed). Seed s fixes a proxy's initialisation and
+the order it reads its windows in (a permutation drawn from (s, epoch) alone), for every variant, so two
+variants' runs at seed s differ only by their data: that is what makes the comparison paired. Runs go
+through `winnow mix`'s cache (mixing.cache): weights are kept, so a new evaluation slice is scored from them
+without retraining.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from winnow.mixing.cache import RunCache, run_key
+
+ORDER = "ablate-v1"  # bump when the batch order changes: old cached runs must not be mistaken for new ones
+
+
+def make_spec(pool_fp: str, proxy: dict, tokens: int, seed: int) -> dict:
+    return {"kind": ORDER, "pool": pool_fp, "proxy": proxy, "tokens": tokens, "seed": seed}
+
+
+def steps_for(tokens: int, batch_size: int, seq_len: int) -> int:
+    return max(1, tokens // (batch_size * seq_len))
+
+
+def _rng(*parts: Any) -> np.random.Generator:
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "big"))
+
+
+def batch_fn(tokens: np.ndarray, seed: int, batch_size: int, seq_len: int) -> Callable[[int], np.ndarray]:
+    """Step i → (batch_size, seq_len + 1) windows: non-overlapping windows in a fresh order every epoch."""
+    n_windows = (len(tokens) - 1) // seq_len
+    perms: dict[int, np.ndarray] = {}
+    offsets = np.arange(seq_len + 1)
+
+    def fn(step: int) -> np.ndarray:
+        rows = []
+        for k in range(step * batch_size, (step + 1) * batch_size):
+            epoch, j = divmod(k, n_windows)
+            if epoch not in perms:
+                perms[epoch] = _rng(ORDER, seed, epoch).permutation(n_windows)
+            rows.append(np.asarray(tokens[perms[epoch][j] * seq_len + offsets], dtype=np.int64))
+        return np.stack(rows)
+
+    return fn
+
+
+def score_states(cfg: Any, states: list[dict], slices: dict[str, tuple], device: str) -> list[dict[str, list[float]]]:
+    """Nats each model spends on each span of each slice (fixed windows, masked targets), models packed together."""
+    import torch
+    import torch.nn.functional as F
+    from winnow.mixing.proxy import PackedGPT
+
+    model = PackedGPT.from_states(cfg, states).to(device).eval()
+    P, T, V = len(states), cfg.seq_len, cfg.vocab_size
+    chunk = max(1, min(64, int(2e8 // (P * T * V))))  # bounds the (P, chunk, T, V) logits in memory
+    out: list[dict[str, list[float]]] = [{} for _ in range(P)]
+    with torch.no_grad():
+        for fp, (windows, mask, span, n_spans) in slices.items():
+            per_window = np.zeros((P, len(windows)))
+            for s in range(0, len(windows), chunk):
+                w = torch.tensor(windows[s : s + chunk], device=device)  # a copy: Ray's arrays are read-only
+                idx = w[:, :-1].unsqueeze(0).expand(P, -1, -1)
+                logp = F.log_softmax(model(idx).float(), dim=-1)
+                nll = -logp.gather(-1, w[:, 1:].unsqueeze(0).expand(P, -1, -1).unsqueeze(-1)).squeeze(-1)
+                m = torch.tensor(mask[s : s + chunk], device=device)
+                per_window[:, s : s + len(w)] = (nll * m).sum(-1).double().cpu().numpy()
+            for p in range(P):
+                out[p][fp] = np.round(np.bincount(span, weights=per_window[p], minlength=n_spans), 5).tolist()
+    return out
+
+
+def train_and_score(specs: list[dict], pools: dict[str, np.ndarray], slices: dict[str, tuple], device: str,
+                    threads: int) -> list[dict[str, Any]]:
+    """Worker entry point (a Ray task or in-process): train these runs as one pack, then score every slice."""
+    import torch
+    from winnow.mixing.proxy import ProxyConfig, train_packed
+
+    torch.set_num_threads(threads)
+    cfg = ProxyConfig(**specs[0]["proxy"])
+    steps = steps_for(specs[0]["tokens"], cfg.batch_size, cfg.seq_len)
+    fns = [batch_fn(pools[s["pool"]], s["seed"], cfg.batch_size, cfg.seq_len) for s in specs]
+    out = train_packed(cfg, fns, steps, [s["seed"] for s in specs], {}, device=device, keep_states=True)
+    scores = score_states(cfg, [r["state"] for r in out], slices, device)
+    for spec, rec, sc in zip(specs, out, scores):
+        rec.pop("losses", None)
+        rec.update(spec=spec, steps=steps, device=device, scores=sc)
+    return out
+
+
+class Runner:
+    """Trains what the cache lacks (packs by rate), scores slices cached runs have not seen, returns every record."""
+
+    def __init__(self, pools: dict[str, np.ndarray], slices: dict[str, tuple], cache: RunCache, executor: Any,
+                 device: str, pack: int, threads: int):
+        self.pools, self.slices, self.cache = pools, slices, cache
+        self.executor, self.device, self.pack, self.threads = executor, device, pack, threads
+        self.trained, self.train_seconds = 0, 0.0
+
+    def _shared(self) -> tuple:
+        if getattr(self.executor, "name", "") == "ray":  # to the object store once, not once per task
+            import ray
+
+            return ray.put(self.pools), ray.put(self.slices)
+        return self.pools, self.slices
+
+    def run(self, specs: list[dict], progress: Callable[[str], None] | None = None) -> list[dict]:
+        keys = [run_key(s) for s in specs]
+        todo: dict[str, dict] = {}
+        for k, s in zip(keys, specs):
+            if self.cache.get(k) is None:
+                todo.setdefault(k, s)
+        self._train(list(todo.values()), progress)
+        self.rescore(keys)
+        return [{**self.cache.get(k), "key": k, "cached": k not in todo} for k in keys]
+
+    def _packs(self, specs: list[dict]) -> list[list[dict]]:
+        by_recipe: dict[str, list[dict]] = {}
+        for s in specs:  # one pack shares one recipe (the rate included): the trainer has one optimiser setting
+            by_recipe.setdefault(repr(sorted(s["proxy"].items())), []).append(s)
+        return [g[i : i + self.pack] for g in by_recipe.values() for i in range(0, len(g), self.pack)]
+
+    def _train(self, specs: list[dict], progress: Callable[[str], None] | None) -> None:
+        if not specs:
+            return
+        pools_ref, slices_ref = self._shared()
+        resources = {"num_cpus": self.threads, "num_gpus": 1 if self.device == "cuda" else 0}
+        items = [(p, pools_ref, slices_ref, self.device, self.threads) for p in self._packs(specs)]
+        start, done, tokens = time.perf_counter(), 0, specs[0]["tokens"]
+        for out in self.executor.imap_unordered(train_and_score, items, resources):
+            for rec in out:
+                self.cache.put(run_key(rec["spec"]), rec, rec.pop("state"))
+                done += 1
+            if progress:
+                spent = time.perf_counter() - start
+                eta = spent / done * (len(specs) - done)
+                progress(f"trained {done}/{len(specs)} proxies ({spent:.0f}s, {done / spent * 3600:.0f} proxies/h, "
+                         f"{done * tokens / spent / 1e3:.1f}k tokens/s, ETA {eta:.0f}s)")
+        self.trained += len(specs)
+        self.train_seconds += time.perf_counter() - start
+
+    def rescore(self, keys: list[str]) -> int:
+        """Score slices a cached run has not seen, from its saved weights (16 runs packed per model)."""
+        missing = sorted(k for k in set(keys) if set(self.slices) - set(self.cache.get(k).get("scores", {})))
+        if not missing:
+            return 0
+        import torch
+        from winnow.mixing.proxy import ProxyConfig
+
+        torch.set_num_threads(self.threads)
+        by_recipe: dict[str, list[str]] = {}
+        for k in missing:
+            by_recipe.setdefault(repr(sorted(self.cache.get(k)["spec"]["proxy"].items())), []).append(k)
+        for group in by_recipe.values():
+            for i in range(0, len(group), 16):
+                chunk = group[i : i + 16]
+                cfg = ProxyConfig(**self.cache.get(chunk[0])["spec"]["proxy"])
+                scores = score_states(cfg, [self.cache.state(k) for k in chunk], self.slices, self.device)
+                for k, sc in zip(chunk, scores):
+                    rec = self.cache.get(k)
+                    rec.setdefault("scores", {}).update(sc)
+                    self.cache.put(k, rec, None)
+        return len(missing)
