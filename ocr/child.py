@@ -11,38 +11,12 @@ from __future__ import annotations
 import json
 import os
 import resource
-import struct
 import sys
 from typing import Any
 
-HEADER = struct.Struct(">Q")
+from winnow.pipeline.sandbox import HEADER, read_exact, read_frame, write_frame  # noqa: F401 - the parent imports them here
+
 EXIT_AFTER_MEMORY_ERROR = 3
-
-
-def write_frame(fd: int, payload: bytes) -> None:
-    data = HEADER.pack(len(payload)) + payload
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-def read_exact(fd: int, n: int) -> bytes | None:
-    chunks, need = [], n
-    while need:
-        chunk = os.read(fd, min(need, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        need -= len(chunk)
-    return b"".join(chunks)
-
-
-def read_frame(fd: int) -> bytes | None:
-    head = read_exact(fd, HEADER.size)
-    if head is None:
-        return None
-    return read_exact(fd, HEADER.unpack(head)[0])
 
 
 def _send(fd: int, obj: dict[str, Any]) -> None:

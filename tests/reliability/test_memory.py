@@ -31,7 +31,11 @@ pytestmark = pytest.mark.slow
 MIB = 1 << 20
 UNIT_MIB = 24  # text per unit (uncompressed JSON Lines): a leak of one unit stands far above the sampling noise
 SMALL, LARGE = 2, 8  # units per run; SMALL = max_in_flight, so both runs keep both workers busy
-GROWTH_LIMIT = 0.25  # MiB of peak above idle per MiB of extra input; a stage keeping every row grows it by >= 1
+# MiB of peak above idle per MiB of extra input. Clean runs measured -0.05 to +0.26 while units run and 0.2 to 0.54 over
+# the whole run (the driver's report, Ray's worker churn; RSS noise of tens of MiB on 139 MiB of extra input); a stage
+# keeping every batch measured 1.48-1.53. The bound sits between the two.
+GROWTH_LIMIT = 0.6
+WHOLE_RUN_LIMIT = GROWTH_LIMIT
 HOARD = "  - {name: test_hoard}\n"
 CONFIG = """\
 inputs: {inputs}
@@ -129,4 +133,4 @@ def test_memory_while_units_run_does_not_grow_with_input_and_a_leak_is_caught(me
 
 def test_memory_over_the_whole_run_does_not_grow_with_input(measured):
     clean, _ = measured
-    assert clean["growth_per_mib_whole_run"] <= GROWTH_LIMIT, clean
+    assert clean["growth_per_mib_whole_run"] <= WHOLE_RUN_LIMIT, clean
