@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,9 @@ from winnow.ocr.document import ExtractOptions, extract_pdf
 from winnow.ocr.engines import OcrEngine, RapidOcrEngine, TesseractEngine, read_page, render_rgb, tesseract_data
 from winnow.ocr.reader import PdfReader
 from winnow.ocr.stage import PdfExtractStage
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' helpers, as bench/rights.py does
+from tests.ocr.pdf_turned import turned_pdf  # noqa: E402
 
 # Candidate resolutions. rapidocr shrinks any image whose long side exceeds 2000 px, so above ~180 dpi on a
 # letter page it sees the same pixels; tesseract is documented for 300 dpi scans.
@@ -247,13 +251,7 @@ def bench_choose_dpi(data: Path, renditions: int) -> None:
 
 def turned_copy(path: Path, turn: int) -> pymupdf.Document:
     """A one-page PDF whose content is the page turned by `turn` degrees, /Rotate 0: a scan fed in sideways."""
-    src = pymupdf.open(path)
-    r = src[0].rect
-    out = pymupdf.open()
-    width, height = (r.height, r.width) if turn in (90, 270) else (r.width, r.height)
-    page = out.new_page(width=width, height=height)
-    page.show_pdf_page(page.rect, src, 0, rotate=turn)
-    return pymupdf.open("pdf", out.tobytes())
+    return pymupdf.open("pdf", turned_pdf(path, turn))
 
 
 def bench_rotations(data: Path, page_path: str) -> None:

@@ -366,13 +366,13 @@ def _input_columns(specs: list[InputSpec]) -> set[str] | None:
 
 def _check_columns(specs: list[InputSpec], stages: list[StageSpec]) -> None:
     """Refuse a stage that reads a column no input carries and no earlier stage adds (a typo in score_column)."""
-    if not any(spec.build().needs_columns() for spec in stages):
+    built = [spec.build() for spec in stages]
+    if not any(stage.needs_columns() for stage in built):
         return
     available = _input_columns(specs)
     if available is None:
         return
-    for i, spec in enumerate(stages):
-        stage = spec.build()
+    for i, (spec, stage) in enumerate(zip(stages, built)):
         missing = sorted(stage.needs_columns() - available)
         if missing:
             have = ", ".join(sorted(c for c in available if c.startswith("score_"))) or "none"

@@ -76,4 +76,11 @@ def _read_typed(pf: pq.ParquetFile, params: JsonlParams) -> Iterator[Outcome]:
                 table = table.set_column(table.column_names.index(name), name, filled)
         # Base columns first, in the engine's order; the rest (scores, tags) follow as they were.
         order = list(base) + [c for c in table.column_names if c not in base]
-        yield Outcome(kept=table.select(order))
+        table = table.select(order)
+        if table[schema.TEXT].null_count:  # a row without text fails alone, as on the record path
+            missing = pc.is_null(table[schema.TEXT]).to_pylist()
+            yield Outcome.from_decisions(table, [None] * table.num_rows,
+                                         ["read_bad_record" if m else None for m in missing],
+                                         ["no 'text' field" if m else None for m in missing])
+            continue
+        yield Outcome(kept=table)

@@ -72,3 +72,19 @@ def test_real_ccnet_sample(shared_data):
 def test_real_domains_sample(shared_data):
     kept, _ = collect(JsonlReader(batch_size=50).read(str(shared_data / "domains" / "code.jsonl.gz")))
     assert kept and all(d["domain"] == "code" for d in kept)
+
+
+def test_a_run_output_row_without_text_fails_alone(tmp_path):
+    """A run's own Parquet is read as Arrow; a row whose text is null is a counted failure, not a document."""
+    import pyarrow.parquet as pq
+
+    from winnow.pipeline import schema
+    from winnow.pipeline.readers.parquet import ParquetReader
+    from winnow.pipeline.stage import ERROR_COLUMN
+
+    rows = [{"id": "a", "text": "kept text", "metadata": "{}"}, {"id": "b", "text": None, "metadata": "{}"}]
+    table = schema.documents_from_records(rows).cast(schema.DOCUMENT_SCHEMA)
+    pq.write_table(table, tmp_path / "part.parquet")
+    out = list(ParquetReader(ParquetReader.Params()).read(str(tmp_path / "part.parquet")))
+    assert [o.kept["id"].to_pylist() for o in out] == [["a"]]
+    assert out[0].failed[ERROR_COLUMN].to_pylist() == ["read_bad_record"]
