@@ -1,6 +1,6 @@
 """Common Crawl throughput and extraction quality: Winnow's recipe vs datatrove's, in one run, on the same WARC.
 
-    python -P bench/cc_throughput.py [--warc ../shared/data/cc/web_pages.warc.gz] [--skip-direct]
+    python -P bench/cc_throughput.py [--warc ../shared/data/cc/web_pages.warc.gz] [--skip-direct] [--quality-only]
 
 Prints, on one core each (single process, sequential):
   1. gzip decoders (zlib, zcat, isal igzip) vs Winnow's WARC reader: MB/s of the compressed file and the ratio;
@@ -260,12 +260,16 @@ def main() -> None:
     ap.add_argument("--half-warm", action="store_true",
                     help="warm up on the first half of the file's records and time the second half (both pipelines):"
                          " a worker that has already seen some of the crawl's languages and words")
+    ap.add_argument("--quality-only", action="store_true", help="only part 3, extraction quality")
     ap.add_argument("--datatrove-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--warm-file", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.datatrove_only:
         t, d = datatrove_recipe(args.warc, args.warm_file)
         print(json.dumps({**d, "wall": t.wall, "cpu": t.cpu}, default=str))
+        return
+    if args.quality_only:
+        quality(args.warc, args.skip_direct)
         return
     if args.limit:
         args.warc = _first_records(args.warc, args.limit)

@@ -20,8 +20,8 @@ from pathlib import Path
 SHARED = Path(os.environ.get("WINNOW_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
-def fake_run(domains_dir: Path, out: Path) -> Path:
-    """The domain samples as a `winnow run` output: documents/part-00000.parquet (id, text, domain)."""
+def fake_run(domains_dir: Path, out: Path, only: set[str] | None = None) -> Path:
+    """The domain samples (all, or the `only` ones) as a `winnow run` output: documents/part-00000.parquet."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -30,6 +30,8 @@ def fake_run(domains_dir: Path, out: Path) -> Path:
         return out
     rows = []
     for path in sorted(domains_dir.glob("*.jsonl.gz")):
+        if only is not None and path.name.removesuffix(".jsonl.gz") not in only:
+            continue
         with gzip.open(path, "rt", encoding="utf-8") as f:
             rows += [{k: r[k] for k in ("id", "text", "domain")} for r in map(json.loads, f)]
     target.parent.mkdir(parents=True, exist_ok=True)

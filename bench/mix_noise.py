@@ -8,9 +8,13 @@ for each variant of the proxy recipe, on the same pools and targets:
 - seed spread: the spread over 3 seeds of one mixture (what validation must see past);
 - held-out Spearman of the log-linear regression on a swarm of Dirichlet mixtures.
 
-The peer is the recipe Winnow shipped before (random domain order, lr 3e-3). Run after `winnow run`:
+The peer is the recipe Winnow shipped before (random domain order, lr 3e-3). The recipe is chosen on the tune
+split: ../shared/data/domains' forum_qa, books and docs pools, target forum_qa (none of them is a demo pool, whose
+wiki target the demo's figures score); `--config` measures the same on a mix config's own pools (run `winnow run`
+first for the demo's):
 
-    python bench/mix_noise.py [--config configs/mixing.yaml] [--mixtures 24] [--jitter 8]
+    python bench/mix_noise.py --tune-domains forum_qa,books,docs --target forum_qa [--mixtures 24] [--jitter 8]
+    python bench/mix_noise.py --config configs/mixing.yaml
 """
 
 from __future__ import annotations
@@ -37,11 +41,27 @@ def _train(args: tuple) -> float:
     return float(np.mean(list(rec["losses"].values())))
 
 
+def _on_domains(cfg, domains: list[str], target: str, out: str):
+    """The mix config's swarm and proxy settings on other pools: some of ../shared/data/domains, one as the target."""
+    from pathlib import Path
+
+    from mix_domains import SHARED, fake_run
+
+    from winnow.mixing.config import MixConfig
+
+    run = fake_run(SHARED / "domains", Path(out) / "run", set(domains))
+    return MixConfig(**{**cfg.model_dump(), "documents": str(run), "output": f"{out}/mix", "cache_dir": f"{out}/cache",
+                        "targets": [{"domain": target}]})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="configs/mixing.yaml")
     ap.add_argument("--mixtures", type=int, default=24)
     ap.add_argument("--jitter", type=int, default=8, help="mixtures near the uniform one")
+    ap.add_argument("--tune-domains", default="", help="domains of ../shared/data/domains to measure on instead")
+    ap.add_argument("--target", default="forum_qa", help="with --tune-domains: the target domain")
+    ap.add_argument("--out", default="/tmp/winnow-bench-mix-noise", help="with --tune-domains: where the pools go")
     ap.add_argument("--variants", default=",".join(str(i) for i in range(len(VARIANTS))), help="indices into VARIANTS")
     args = ap.parse_args()
 
@@ -53,6 +73,8 @@ def main() -> None:
     from winnow.mixing.swarm import make_spec
 
     cfg = load_mix_config(args.config)
+    if args.tune_domains:
+        cfg = _on_domains(cfg, args.tune_domains.split(","), args.target, args.out)
     data = prepare(cfg)
     bounds = _bounds(cfg, data)
     k = len(data.domains)
