@@ -26,6 +26,9 @@ from typing import Any
 
 from datatrove.utils.word_tokenizers import SpaCyTokenizer, WhitespaceTokenizer, WordTokenizer, load_word_tokenizer
 
+from winnow.filters.heuristics import rulebook
+from winnow.filters.heuristics.rulebook import Rulebook
+
 # a whitespace run, or a run of anything else: spaCy's first split
 _RUNS = re.compile(r"\s+|\S+")
 
@@ -94,56 +97,57 @@ class AsciiProbe:
 _PROBES: dict[tuple, AsciiProbe] = {}
 
 
-def _rules_key(nlp: Any) -> tuple | None:
-    """What the probe's verdict depends on; None when a rule is not a regular expression (then nothing is cached)."""
-    tok = nlp.tokenizer
-    sources = []
-    for rule in (tok.prefix_search, tok.suffix_search, tok.infix_finditer, tok.token_match, tok.url_match):
-        pattern = getattr(getattr(rule, "__self__", None), "pattern", None)
-        if rule is not None and not isinstance(pattern, str):
-            return None
-        sources.append(pattern)
-    return (nlp.lang, *sources, tuple(sorted((k, len(v)) for k, v in tok.rules.items())))
-
-
 class ChunkWords:
-    """spaCy's tokenizer for one language, per whitespace-free chunk, with a memory of chunks already split."""
+    """spaCy's tokenizer for one language, per whitespace-free chunk, with a memory of chunks already split.
 
-    def __init__(self, nlp: Any, max_chunks: int = 300_000):
-        from spacy.attrs import IS_PUNCT, ORTH
-        from spacy.lang.lex_attrs import is_punct
-        from spacy.pipeline.sentencizer import Sentencizer
+    Built from a spaCy pipeline, or from a `Rulebook` read from disk with `load_nlp` to call for spaCy itself (the
+    rare chunk whose split its final pass could change): then spaCy is imported only if such a chunk comes."""
 
-        self.nlp = nlp
-        tok = nlp.tokenizer
-        self._prefix: Callable | None = tok.prefix_search
-        self._suffix: Callable | None = tok.suffix_search
-        self._infix: Callable | None = tok.infix_finditer
-        self._token_match: Callable | None = tok.token_match
-        self._url_match: Callable | None = tok.url_match
-        self._specials: dict[str, tuple[str, ...]] = {k: tuple(t[ORTH] for t in v) for k, v in tok.rules.items()}
+    def __init__(self, rules: Any, load_nlp: Callable[[], Any] | None = None, max_chunks: int = 300_000):
+        if not isinstance(rules, Rulebook):  # a spaCy pipeline
+            nlp = rules
+            rules, load_nlp = Rulebook.from_nlp(nlp), lambda: nlp
+        self.rules = rules
+        self._load_nlp = load_nlp
+        self._nlp: Any = None
+        self._prefix: Callable | None = rules.prefix_search
+        self._suffix: Callable | None = rules.suffix_search
+        self._infix: Callable | None = rules.infix_finditer
+        self._token_match: Callable | None = rules.token_match
+        self._url_match: Callable | None = rules.url_match
+        self._specials: dict[str, tuple[str, ...]] = rules.specials
         # spaCy ends with a phrase-matcher pass that re-applies special cases to runs of tokens its affix splitting
         # made (two quote prefixes become "''"); with faster_heuristics only special cases with an affix or a space
         # take part. A pattern is such a case split without special cases, as spaCy builds it.
-        self._patterns: dict[tuple[str, ...], tuple[str, ...]] = {}
-        for key, special in self._specials.items():
-            if tok.faster_heuristics and not (
-                self._affix_len(key) or " " in key or (self._infix is not None and any(self._infix(key)))
-            ):
-                continue
-            self._patterns[tuple(self._affixes(key, {}))] = special
+        if rules.patterns is None:  # ~1 s for Indonesian's 16,000 special cases: kept in the rulebook
+            rules.patterns = {}
+            for key, special in self._specials.items():
+                if rules.faster_heuristics and not (
+                    self._affix_len(key) or " " in key or (self._infix is not None and any(self._infix(key)))
+                ):
+                    continue
+                rules.patterns[tuple(self._affixes(key, {}))] = special
+        self._patterns: dict[tuple[str, ...], tuple[str, ...]] = rules.patterns
         self._pattern_heads = {p[0] for p in self._patterns if p}
         self._pattern_lengths = sorted({len(p) for p in self._patterns})
         self.max_chunks = max_chunks
         self._memo: dict[str, tuple[str, ...]] = {}
-        sentencizer = Sentencizer()
-        self.punct_chars = frozenset(sentencizer.punct_chars)
+        self.punct_chars = rules.punct_chars
         self._punct_re = re.compile("[" + re.escape("".join(sorted(self.punct_chars))) + "]")
-        self._is_punct = nlp.vocab.lex_attr_getters.get(IS_PUNCT, is_punct)
+        self._is_punct = rules.is_punct
         self._punct_memo: dict[str, bool] = {}
         self.ascii_shortcut = False
         self.spacy_only = False
-        key = _rules_key(nlp)
+        if rules.probe is None:
+            rules.probe = self._probe()
+        self.probe = rules.probe
+        self.ascii_shortcut = self.probe.ascii_shortcut
+        # the replay splits a probe word unlike spaCy: spaCy itself splits every chunk (no such language known)
+        self.spacy_only = bool(self.probe.replay_differs)
+
+    def _probe(self) -> AsciiProbe:
+        """The ASCII probe's verdict, run once per process for each set of rules."""
+        key = self.rules.key()
         probe = _PROBES.get(key) if key is not None else None
         if probe is None:
             probe = self._probe_ascii_words()
@@ -152,10 +156,14 @@ class ChunkWords:
             if not probe.ascii_shortcut:
                 examples = (probe.split or probe.replay_differs)[:3]
                 log.debug("spaCy %r splits plain ASCII words, no shortcut: %s", probe.language, examples)
-        self.probe = probe
-        self.ascii_shortcut = probe.ascii_shortcut
-        # the replay splits a probe word unlike spaCy: spaCy itself splits every chunk (no such language known)
-        self.spacy_only = bool(probe.replay_differs)
+        return probe
+
+    @property
+    def nlp(self) -> Any:
+        """spaCy's pipeline for this language, loaded on first use when the rules came from disk."""
+        if self._nlp is None:
+            self._nlp = self._load_nlp()
+        return self._nlp
 
     def _affix_len(self, s: str) -> int:
         a = self._prefix(s) if self._prefix else None
@@ -174,7 +182,7 @@ class ChunkWords:
         calls these very rules: no match, no split) and a plain sample go through spaCy: 5-35 ms of CPU a language
         instead of 12-100 ms."""
         started = time.perf_counter()
-        words, sample, readable = ascii_probe_words(self.nlp.tokenizer)
+        words, sample, readable = ascii_probe_words(self.rules)
         sample_set = set(sample)
         words = [w for w in words if w not in self._specials]  # a special case is looked up before the shortcut
         tried = [w for w in words if w in sample_set or self._rule_matches(w)]
@@ -183,7 +191,7 @@ class ChunkWords:
         split = tuple((w, t) for w, t in zip(tried, theirs) if t != (w,))
         differs = tuple((w, t) for w, t in zip(tried, theirs) if self._split(w) != t)  # outside: zones do not nest
         seconds = time.perf_counter() - started
-        return AsciiProbe(self.nlp.lang, len(words), len(tried), split, differs, seconds, readable)
+        return AsciiProbe(self.rules.lang, len(words), len(tried), split, differs, seconds, readable)
 
     def _rule_matches(self, s: str) -> bool:
         return bool(self._affix_len(s)) or (self._infix is not None and next(iter(self._infix(s)), None) is not None)
@@ -380,11 +388,14 @@ class SharedWordTokenizer(WordTokenizer):
     characters) instead.
     """
 
-    def __init__(self, language: str, inner: WordTokenizer, max_chars: int = 64_000_000):
+    def __init__(self, language: str, inner: WordTokenizer, max_chars: int = 64_000_000, rules: Rulebook | None = None):
         super().__init__(language)
         self.inner = inner
-        nlp = _plain_spacy(inner)
-        self.chunks = ChunkWords(nlp) if nlp is not None else None
+        if rules is not None:  # read from disk: spaCy is loaded only if a chunk needs it
+            self.chunks: ChunkWords | None = ChunkWords(rules, lambda: _plain_spacy(inner))
+        else:
+            nlp = _plain_spacy(inner)
+            self.chunks = ChunkWords(nlp) if nlp is not None else None
         # sentence splitting by spaCy rules only where datatrove itself uses spaCy's sentencizer for it
         self._sentences = self.chunks is not None and isinstance(inner, SpaCyTokenizer)
         self.max_chars = max_chars
@@ -424,12 +435,35 @@ _TOKENIZERS: dict[str, SharedWordTokenizer] = {}
 
 
 def tokenizer_for(language: str) -> SharedWordTokenizer:
-    """datatrove's tokenizer for a language code; spaCy's multilingual one where that needs a missing package."""
+    """datatrove's tokenizer for a language code; spaCy's multilingual one where that needs a missing package.
+
+    The spaCy rules behind it come from the cache directory when an earlier process wrote them (see rulebook.py)."""
     if language not in _TOKENIZERS:
-        try:
-            inner = load_word_tokenizer(language)
-            inner.word_tokenize("probe text.")  # some load lazily and only fail here (zh wants jieba, ja sudachi)
-        except Exception:  # noqa: BLE001 - no tokenizer assigned or its package is not installed: never download, fall back
-            inner = WhitespaceTokenizer()
-        _TOKENIZERS[language] = SharedWordTokenizer(language, inner)
+        _TOKENIZERS[language] = _from_rulebook(language) or _from_spacy(language)
     return _TOKENIZERS[language]
+
+
+def _from_rulebook(language: str) -> SharedWordTokenizer | None:
+    rules = rulebook.load(language)
+    if rules is None:
+        return None
+    if rules.kind == "whitespace":
+        inner: WordTokenizer = WhitespaceTokenizer()
+    else:
+        inner = load_word_tokenizer(language)  # datatrove's choice of tokenizer; spaCy itself loads lazily
+        if not isinstance(inner, SpaCyTokenizer):  # datatrove's table changed under the same version: rebuild
+            return None
+    return SharedWordTokenizer(language, inner, rules=rules)
+
+
+def _from_spacy(language: str) -> SharedWordTokenizer:
+    try:
+        inner = load_word_tokenizer(language)
+        inner.word_tokenize("probe text.")  # some load lazily and only fail here (zh wants jieba, ja sudachi)
+    except Exception:  # noqa: BLE001 - no tokenizer assigned or its package is not installed: never download, fall back
+        inner = WhitespaceTokenizer()
+    tok = SharedWordTokenizer(language, inner)
+    if tok.chunks is not None:
+        tok.chunks.rules.kind = "whitespace" if isinstance(inner, WhitespaceTokenizer) else "spacy"
+        rulebook.save(language, tok.chunks.rules)
+    return tok

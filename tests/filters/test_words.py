@@ -200,3 +200,60 @@ def test_tokenizers_load_once_and_stay_warm_across_stages():
     second.ensure_setup()
     assert second.filter_for("en").language is tok
     assert text in tok._words
+
+
+# ---------------------------------------------------------------- rules from disk: no spaCy in the worker
+RULEBOOK_TEXTS = {"fr": "udhr/French_Francais-Latin1", "de": "udhr/German_Deutsch-Latin1", "id": UDHR["id"],
+                  "en": "udhr/English-Latin1"}
+
+
+@pytest.mark.parametrize("lang", sorted(RULEBOOK_TEXTS))
+def test_rules_read_from_disk_split_as_spacy(shared_data, tmp_path, monkeypatch, lang):
+    from winnow.filters.heuristics import rulebook
+
+    monkeypatch.setenv("WINNOW_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(words_module, "_TOKENIZERS", {})
+    built = tokenizer_for(lang)  # from spaCy: writes the rulebook
+    assert rulebook.cache_path(lang).is_file()
+    monkeypatch.setattr(words_module, "_TOKENIZERS", {})
+    read = tokenizer_for(lang)
+    assert read is not built and read.chunks._nlp is None  # not from spaCy, and spaCy not loaded for it
+    with zipfile.ZipFile(shared_data / "langid" / "udhr.zip") as z:
+        text = z.read(RULEBOOK_TEXTS[lang]).decode("latin-1") + " " + CURRENCY_TEXT
+    specials = sorted(k for k in built.chunks.rules.specials if not any(c.isspace() for c in k))
+    text += " " + " ".join(specials[:: max(1, len(specials) // 300)])  # special cases, as a page would have them
+    assert read.word_tokenize(text) == spacy_words(_plain_nlp(lang), text)
+    assert read.span_tokenize(text) == built.span_tokenize(text)
+    assert read.chunks.ascii_shortcut == built.chunks.ascii_shortcut
+
+
+def _plain_nlp(lang: str):
+    return words_module._plain_spacy(load_word_tokenizer(lang))
+
+
+def test_a_worker_with_the_rules_on_disk_never_imports_spacy(tmp_path):
+    import subprocess
+    import sys
+
+    script = ("import sys; from winnow.filters.heuristics.words import tokenizer_for; "
+              "w = tokenizer_for('fr').word_tokenize(\"L'été, c'est 3.5kg (environ).\"); "
+              "print(w, 'spacy' in sys.modules)")
+    env = {**__import__("os").environ, "WINNOW_CACHE_DIR": str(tmp_path)}
+    first = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    second = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert first.stdout.strip().endswith("True")  # built from spaCy the first time
+    assert second.stdout.strip().endswith("False")
+    assert first.stdout.split("]")[0] == second.stdout.split("]")[0]
+
+
+def test_a_torn_rulebook_is_rebuilt_from_spacy(tmp_path, monkeypatch):
+    from winnow.filters.heuristics import rulebook
+
+    monkeypatch.setenv("WINNOW_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(words_module, "_TOKENIZERS", {})
+    path = rulebook.cache_path("en")
+    path.parent.mkdir(parents=True)
+    path.write_text('{"format": 1, "lang": "en"')  # a write cut short
+    tok = tokenizer_for("en")
+    assert tok.word_tokenize("Don't stop.") == ["Do", "n't", "stop", "."]
+    assert rulebook.load("en") is not None  # rewritten whole
