@@ -5,6 +5,10 @@ bytecodes, so only killing a process enforces a time cap. The child is `python -
 leaf module and what it needs, not the stage machinery. Frames on stdin/stdout are an 8-byte big-endian length
 and a payload; requests may carry raw bytes, replies are JSON. Nothing a child sends is unpickled: a page that
 subverts the parser can crash the child, never run code in the parent.
+
+A child may take an init frame (JSON) once it starts, set itself up (load models) and answer with a ready reply
+before its first request; it may send progress replies while it works on one request, so the parent can bound
+each step of a long request rather than only the whole.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import select
 import struct
 import subprocess
 import sys
+import tempfile
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 HEADER = struct.Struct(">Q")
 MEMORY_ENV = "WINNOW_SANDBOX_MEMORY_MB"
+EXIT_AFTER_MEMORY_ERROR = 3
 
 
 class Deadline(Exception):
@@ -29,7 +36,15 @@ class Deadline(Exception):
 
 
 class ChildGone(Exception):
-    """The child exited (a crash, the memory cap) before answering."""
+    """The child exited (a crash, the memory cap) before answering; `returncode` is its exit status."""
+
+    def __init__(self, detail: str, returncode: int | None = None):
+        super().__init__(detail)
+        self.returncode = returncode
+
+
+class StartFailed(RuntimeError):
+    """A child with an init frame did not come up, or refused its init: a setup error, not the input's fault."""
 
 
 # --- framing, used on both sides ---------------------------------------------------------------------------
@@ -70,12 +85,20 @@ def encode(obj: dict[str, Any]) -> bytes:
 
 
 class Sandbox:
-    """One long-lived child (`python -m module`), restarted on the next request after it dies or is killed."""
+    """One long-lived child (`python -m module`), restarted on the next request after it dies or is killed.
+
+    With `init`, each fresh child gets that frame first and must send its ready reply (kept in `hello`) within
+    `startup_timeout_s`. With `capture_stderr`, what the child writes to stderr is kept for `stderr_tail()`.
+    """
 
     def __init__(self, module: str, *, memory_mb: int | None = None, env: dict[str, str] | None = None,
-                 stderr: Any = None):
-        self.module, self.memory_mb, self.extra_env, self.stderr = module, memory_mb, env or {}, stderr
+                 init: dict[str, Any] | None = None, startup_timeout_s: float = 300.0,
+                 capture_stderr: bool = False):
+        self.module, self.memory_mb, self.extra_env = module, memory_mb, env or {}
+        self.init, self.startup_timeout_s = init, startup_timeout_s
+        self.stderr = tempfile.TemporaryFile() if capture_stderr else None  # noqa: SIM115 - lives with the sandbox
         self.proc: subprocess.Popen | None = None
+        self.hello: dict[str, Any] = {}
         self.starts = 0
 
     @property
@@ -83,25 +106,40 @@ class Sandbox:
         return self.proc is not None and self.proc.poll() is None
 
     def start(self) -> None:
+        self.kill()
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **self.extra_env)
         if self.memory_mb:
             env[MEMORY_ENV] = str(self.memory_mb)
+        if self.stderr is not None:
+            self.stderr.seek(0)
+            self.stderr.truncate()
         self.proc = subprocess.Popen([sys.executable, "-m", self.module], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self.stderr, env=env, close_fds=True)
         self.starts += 1
+        if self.init is None:
+            return
+        try:
+            self._write(encode(self.init))
+            self.hello = self.recv(time.monotonic() + self.startup_timeout_s)
+        except (Deadline, ChildGone) as exc:
+            self.kill()
+            raise StartFailed(f"the {self.module} child did not start: {self.stderr_tail() or exc}") from None
+        if self.hello.get("ok") is False:
+            self.kill()
+            raise StartFailed(f"the {self.module} child refused its init: {self.hello.get('error')}")
 
     def send(self, *payloads: bytes) -> None:
-        """Frames to the child; a child that already died raises ChildGone."""
-        if not self.alive:
-            self.kill()
-            self.start()
-        assert self.proc is not None and self.proc.stdin is not None
-        try:
-            for payload in payloads:
-                write_frame(self.proc.stdin.fileno(), payload)
-        except (BrokenPipeError, OSError):
-            self.kill()
-            raise ChildGone("the child exited before taking the request") from None
+        """Frames to the child, a fresh one if it died since the last request; raises ChildGone if that fails."""
+        for _ in range(2):
+            if not self.alive:
+                self.start()
+            try:
+                for payload in payloads:
+                    self._write(payload)
+                return
+            except OSError:  # a broken pipe: it died between requests
+                rc = self.kill(wait_s=1.0)
+        raise ChildGone("the child exited before taking the request", rc)
 
     def recv(self, deadline: float) -> dict[str, Any]:
         """The child's next JSON reply; kills it and raises Deadline or ChildGone when there is none."""
@@ -111,22 +149,46 @@ class Sandbox:
         except Deadline:
             self.kill()
             raise
-        if frame is None:
-            code = self.proc.wait()
-            self.proc = None
-            raise ChildGone(f"the child exited with code {code}")
+        if frame is None:  # it closed its end: let it finish exiting, so its status says why
+            rc = self.kill(wait_s=max(0.0, deadline - time.monotonic()))
+            raise ChildGone(f"the child exited with code {rc}", rc)
         try:
-            return json.loads(frame)
+            reply = json.loads(frame)
         except ValueError:  # a subverted child may write anything: that is a crash, not data
+            reply = None
+        if not isinstance(reply, dict):
+            raise ChildGone("the child sent a malformed reply", self.kill())
+        if reply.get("memory"):  # the child exits after a memory error: do not hand it the next request
             self.kill()
-            raise ChildGone("the child sent a malformed reply") from None
+        return reply
 
-    def kill(self) -> None:
-        if self.proc is not None:
+    def kill(self, wait_s: float = 0.0) -> int | None:
+        """Stop the child (if any): its exit status if it exits on its own within wait_s, else None (killed)."""
+        if self.proc is None:
+            return None
+        try:
+            rc = self.proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            rc = None
             with contextlib.suppress(OSError):
                 self.proc.kill()
             self.proc.wait()
-            self.proc = None
+        for stream in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()  # type: ignore[union-attr]
+        self.proc = None
+        return rc
+
+    def stderr_tail(self, limit: int = 1500) -> str:
+        if self.stderr is None:
+            return ""
+        self.stderr.seek(0, os.SEEK_END)
+        self.stderr.seek(max(0, self.stderr.tell() - limit))
+        return self.stderr.read().decode("utf-8", "replace").strip()
+
+    def _write(self, payload: bytes) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        write_frame(self.proc.stdin.fileno(), payload)
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # interpreter shutdown: the child dies with its pipes anyway
@@ -135,22 +197,32 @@ class Sandbox:
 
 # --- the child's side --------------------------------------------------------------------------------------
 
+_reply_fd = 1  # serve() moves the protocol off fd 1, so that what a library prints cannot corrupt it
+
 
 def limit_memory() -> None:
-    """Cap the child's address space (WINNOW_SANDBOX_MEMORY_MB), so a bomb fails here with MemoryError."""
+    """Let the child add at most WINNOW_SANDBOX_MEMORY_MB of address space to what it holds now (after its
+    setup: the cap bounds what one request may take, not the models' own footprint), so a bomb fails here."""
     mb = os.environ.get(MEMORY_ENV)
     if mb:
-        limit = int(mb) * 1024 * 1024
+        limit = _address_space() + int(mb) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _address_space() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def requests(frames_per_request: int) -> Iterator[list[bytes]]:
     """The child's loop: each request is `frames_per_request` frames from stdin, until the parent closes it."""
-    fd = sys.stdin.fileno()
     while True:
         frames = []
         for _ in range(frames_per_request):
-            frame = read_frame(fd)
+            frame = read_frame(0)
             if frame is None:
                 return
             frames.append(frame)
@@ -158,15 +230,46 @@ def requests(frames_per_request: int) -> Iterator[list[bytes]]:
 
 
 def reply(obj: dict[str, Any]) -> None:
-    write_frame(sys.stdout.fileno(), encode(obj))
+    """A reply to the parent: the answer to a request, or a progress note while working on one."""
+    write_frame(_reply_fd, encode(obj))
 
 
-def serve(handle: Callable[[list[bytes]], dict[str, Any]], frames_per_request: int) -> None:
-    """Answer every request with handle(frames); an exception becomes an error reply, not a dead child."""
+def _failure(exc: BaseException) -> dict[str, Any]:
+    return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:2000]}
+
+
+def serve(handle: Callable[[list[bytes]], dict[str, Any]], frames_per_request: int, *,
+          setup: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+          is_memory_error: Callable[[BaseException], bool] = lambda exc: isinstance(exc, MemoryError)) -> int:
+    """Answer every request with handle(frames); an exception becomes an error reply, not a dead child.
+
+    With `setup`, the first frame is the parent's init: setup(init) returns the ready reply. After a memory
+    error the child replies and exits (a heap that hit its limit is not trusted with the next request).
+    Returns the exit status.
+    """
+    global _reply_fd
+    _reply_fd = os.dup(1)
+    os.dup2(2, 1)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash on hostile input leaves no core file behind
+    if setup is not None:
+        init = read_frame(0)
+        if init is None:
+            return 0
+        try:
+            hello = setup(json.loads(init))
+        except Exception as exc:  # noqa: BLE001 - the parent refuses to run with the message
+            reply(_failure(exc))
+            return 1
     limit_memory()
+    if setup is not None:
+        reply(hello)
     for frames in requests(frames_per_request):
         try:
             answer = handle(frames)
-        except Exception as exc:  # noqa: BLE001 - the parent fails this input with the message
-            answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:2000]}
+        except BaseException as exc:  # noqa: BLE001 - the parent fails this input with the message
+            if is_memory_error(exc):
+                reply(dict(_failure(exc), memory=True))
+                return EXIT_AFTER_MEMORY_ERROR
+            answer = _failure(exc)
         reply(answer)
+    return 0

@@ -146,7 +146,7 @@ def cache_path(language: str) -> Path | None:
     return root / "spacy-rules" / versions / f"{language}.json"
 
 
-def load(language: str) -> Rulebook | None:
+def load_rulebook(language: str) -> Rulebook | None:
     path = cache_path(language)
     if path is None or not path.is_file():
         return None
@@ -157,7 +157,7 @@ def load(language: str) -> Rulebook | None:
         return None
 
 
-def save(language: str, rules: Rulebook) -> None:
+def save_rulebook(language: str, rules: Rulebook) -> None:
     """Write a rulebook atomically (workers of one machine may race to write the same language)."""
     path = cache_path(language)
     if path is None or not rules.saveable or rules.probe is None or rules.patterns is None:

@@ -26,8 +26,7 @@ from typing import Any
 
 from datatrove.utils.word_tokenizers import SpaCyTokenizer, WhitespaceTokenizer, WordTokenizer, load_word_tokenizer
 
-from winnow.filters.heuristics import rulebook
-from winnow.filters.heuristics.rulebook import Rulebook
+from winnow.filters.heuristics.rulebook import Rulebook, load_rulebook, save_rulebook
 
 # a whitespace run, or a run of anything else: spaCy's first split
 _RUNS = re.compile(r"\s+|\S+")
@@ -444,7 +443,7 @@ def tokenizer_for(language: str) -> SharedWordTokenizer:
 
 
 def _from_rulebook(language: str) -> SharedWordTokenizer | None:
-    rules = rulebook.load(language)
+    rules = load_rulebook(language)
     if rules is None:
         return None
     if rules.kind == "whitespace":
@@ -465,5 +464,5 @@ def _from_spacy(language: str) -> SharedWordTokenizer:
     tok = SharedWordTokenizer(language, inner)
     if tok.chunks is not None:
         tok.chunks.rules.kind = "whitespace" if isinstance(inner, WhitespaceTokenizer) else "spacy"
-        rulebook.save(language, tok.chunks.rules)
+        save_rulebook(language, tok.chunks.rules)
     return tok

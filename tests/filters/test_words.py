@@ -256,4 +256,4 @@ def test_a_torn_rulebook_is_rebuilt_from_spacy(tmp_path, monkeypatch):
     path.write_text('{"format": 1, "lang": "en"')  # a write cut short
     tok = tokenizer_for("en")
     assert tok.word_tokenize("Don't stop.") == ["Do", "n't", "stop", "."]
-    assert rulebook.load("en") is not None  # rewritten whole
+    assert rulebook.load_rulebook("en") is not None  # rewritten whole
