@@ -36,6 +36,15 @@ class RunCache:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
 
+    def missing(self, specs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The specs whose runs are not cached yet, one per key (two requests for one run train it once)."""
+        todo: dict[str, dict[str, Any]] = {}
+        for spec in specs:
+            key = run_key(spec)
+            if key not in todo and self.get(key) is None:
+                todo[key] = spec
+        return todo
+
     def put(self, key: str, record: dict[str, Any], state: dict[str, np.ndarray] | None) -> None:
         """Write weights first and the record last (atomically): a record on disk always has its weights."""
         d = self._dir(key)

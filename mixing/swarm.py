@@ -142,6 +142,25 @@ def steps_for(tokens: int, batch_size: int, seq_len: int) -> int:
     return max(1, tokens // (batch_size * seq_len))
 
 
+def train_packs(executor: Any, worker: Callable, packs: list[list[dict]], shared: tuple, device: str, threads: int,
+                store: Callable[[dict], None], progress: Callable[[str], None] | None) -> float:
+    """Run `worker(pack, *shared, device, threads)` for each pack (`train_pack`, or ablate's trainer) on the executor,
+    `store` every record it returns as it comes, and report progress with an ETA. Returns the seconds it took."""
+    resources = {"num_cpus": threads, "num_gpus": 1 if device == "cuda" else 0}
+    items = [(p, *shared, device, threads) for p in packs]
+    total, tokens = sum(map(len, packs)), packs[0][0]["tokens"]
+    start, done = time.perf_counter(), 0
+    for out in executor.imap_unordered(worker, items, resources):
+        for rec in out:
+            store(rec)
+            done += 1
+        if progress:
+            spent = time.perf_counter() - start
+            progress(f"trained {done}/{total} proxies ({spent:.0f}s, {done / spent * 3600:.0f} proxies/h, "
+                     f"{done * tokens / spent / 1e3:.1f}k tokens/s, ETA {spent / done * (total - done):.0f}s)")
+    return time.perf_counter() - start
+
+
 class SwarmRunner:
     """Trains what the cache lacks, scores missing targets from cached weights, and returns every run's losses."""
 
@@ -176,10 +195,7 @@ class SwarmRunner:
     def run(self, requests: list[RunRequest], progress: Callable[[str], None] | None = None) -> list[RunResult]:
         specs = [make_spec(r.mixture, self.domains, self.pool_fps, self.proxy, self.tokens, r.seed) for r in requests]
         keys = [run_key(s) for s in specs]
-        todo: dict[str, dict] = {}
-        for k, s in zip(keys, specs):
-            if self.cache.get(k) is None:
-                todo.setdefault(k, s)
+        todo = self.cache.missing(specs)
         self._train(list(todo.values()), progress)
         self.rescore(keys)
         return [self.result(k, self.cache.get(k), r, cached=k not in todo) for k, r in zip(keys, requests)]
@@ -187,24 +203,15 @@ class SwarmRunner:
     def _train(self, specs: list[dict], progress: Callable[[str], None] | None) -> None:
         if not specs:
             return
-        pools_ref, targets_ref = self._shared()
         packs = [specs[i : i + self.pack] for i in range(0, len(specs), self.pack)]
-        resources = {"num_cpus": self.threads, "num_gpus": 1 if self.device == "cuda" else 0}
-        items = [(p, pools_ref, targets_ref, self.device, self.threads) for p in packs]
-        start, done = time.perf_counter(), 0
-        for out in self.executor.imap_unordered(train_pack, items, resources):
-            for rec in out:
-                state = rec.pop("state")
-                rec["losses"] = {self.target_fps[name]: v for name, v in rec["losses"].items()}
-                self.cache.put(run_key(rec["spec"]), rec, state)
-                done += 1
-            if progress:
-                spent = time.perf_counter() - start
-                eta = spent / done * (len(specs) - done)
-                progress(f"trained {done}/{len(specs)} proxies ({spent:.0f}s, {done / spent * 3600:.0f} proxies/h, "
-                         f"ETA {eta:.0f}s)")
+        self.train_seconds += train_packs(self.executor, train_pack, packs, self._shared(), self.device, self.threads,
+                                          self._store, progress)
         self.trained += len(specs)
-        self.train_seconds += time.perf_counter() - start
+
+    def _store(self, rec: dict) -> None:
+        state = rec.pop("state")
+        rec["losses"] = {self.target_fps[name]: v for name, v in rec["losses"].items()}
+        self.cache.put(run_key(rec["spec"]), rec, state)
 
     def rescore(self, keys: list[str]) -> int:
         """Score targets a cached run has not seen yet, from its saved weights (all such runs packed in one model)."""

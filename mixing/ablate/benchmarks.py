@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 
 from winnow.mixing.ablate.config import AblateInputError, BenchmarkConfig
 from winnow.pipeline import storage
+from winnow.pipeline.tokens.documents import JSONLineError, json_lines
 
 # (context field, answer field) of the cloze-only formats, in the order they are tried.
 CLOZE_FIELDS = (("context", "continuation"), ("question", "answer"), ("context", "answer"),
@@ -92,14 +92,8 @@ def _shape(rec: dict, path: str) -> str:
 
 def _read_jsonl(path: str, delim: str, limit: int) -> tuple[str, list[Item]]:
     items, shape = [], None
-    with storage.open_text_lines(path) as lines:
-        for lineno, raw in enumerate(lines, start=1):
-            if not raw.strip():
-                continue
-            try:
-                rec = json.loads(raw)
-            except ValueError:
-                raise _unknown(path, f"line {lineno} is not JSON") from None
+    try:
+        for lineno, rec in json_lines(path):
             this = _shape(rec, path)
             if not this:
                 raise _unknown(path, f"line {lineno} has fields {sorted(rec)}")
@@ -109,6 +103,8 @@ def _read_jsonl(path: str, delim: str, limit: int) -> tuple[str, list[Item]]:
                 raise AblateInputError(f"{path}:{lineno}: fields {sorted(rec)} differ from the first record's format")
             if len(items) < limit:
                 items.append(_json_item(rec, shape, delim, f"{path}:{lineno}"))
+    except JSONLineError as exc:
+        raise _unknown(path, f"line {exc.lineno} is not JSON") from None
     return ("cloze" if shape and "|" in shape else shape or ""), items
 
 

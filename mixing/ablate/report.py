@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from winnow.mixing.ablate import metrics as M
 from winnow.mixing.ablate import verdict as V
 from winnow.mixing.ablate.config import AblateConfig
 from winnow.mixing.ablate.prepare import AblationData
-from winnow.mixing.ablate.train import steps_for
+from winnow.mixing.swarm import steps_for
 
 SCALE_NOTE = ("filter/dedup decision: tiny proxies favour aggressive filtering and under-penalise duplication "
               "(DataDecide); confirm at a larger tier before acting on it")
@@ -124,6 +125,7 @@ def build(cfg: AblateConfig, data: AblationData, runs: dict, per_rate_metrics: l
         "pairs": _pairs(cfg, data, per_rate_metrics, per_rate_pairs),
         "aa_control": _aa(cfg, data, per_rate_metrics, per_rate_aa),
         "proxies": _proxies(cfg, runs, per_rate_metrics),
+        "config": json.loads(cfg.model_dump_json()),  # what `winnow ablate` compares before replacing an output
     }
 
 

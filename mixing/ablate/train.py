@@ -10,22 +10,18 @@ without retraining.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from winnow.mixing.cache import RunCache, run_key
+from winnow.mixing.swarm import steps_for, train_packs
 
 ORDER = "ablate-v1"  # bump when the batch order changes: old cached runs must not be mistaken for new ones
 
 
 def make_spec(pool_fp: str, proxy: dict, tokens: int, seed: int) -> dict:
     return {"kind": ORDER, "pool": pool_fp, "proxy": proxy, "tokens": tokens, "seed": seed}
-
-
-def steps_for(tokens: int, batch_size: int, seq_len: int) -> int:
-    return max(1, tokens // (batch_size * seq_len))
 
 
 def _rng(*parts: Any) -> np.random.Generator:
@@ -112,10 +108,7 @@ class Runner:
 
     def run(self, specs: list[dict], progress: Callable[[str], None] | None = None) -> list[dict]:
         keys = [run_key(s) for s in specs]
-        todo: dict[str, dict] = {}
-        for k, s in zip(keys, specs):
-            if self.cache.get(k) is None:
-                todo.setdefault(k, s)
+        todo = self.cache.missing(specs)
         self._train(list(todo.values()), progress)
         self.rescore(keys)
         return [{**self.cache.get(k), "key": k, "cached": k not in todo} for k in keys]
@@ -129,21 +122,12 @@ class Runner:
     def _train(self, specs: list[dict], progress: Callable[[str], None] | None) -> None:
         if not specs:
             return
-        pools_ref, slices_ref = self._shared()
-        resources = {"num_cpus": self.threads, "num_gpus": 1 if self.device == "cuda" else 0}
-        items = [(p, pools_ref, slices_ref, self.device, self.threads) for p in self._packs(specs)]
-        start, done, tokens = time.perf_counter(), 0, specs[0]["tokens"]
-        for out in self.executor.imap_unordered(train_and_score, items, resources):
-            for rec in out:
-                self.cache.put(run_key(rec["spec"]), rec, rec.pop("state"))
-                done += 1
-            if progress:
-                spent = time.perf_counter() - start
-                eta = spent / done * (len(specs) - done)
-                progress(f"trained {done}/{len(specs)} proxies ({spent:.0f}s, {done / spent * 3600:.0f} proxies/h, "
-                         f"{done * tokens / spent / 1e3:.1f}k tokens/s, ETA {eta:.0f}s)")
+        self.train_seconds += train_packs(self.executor, train_and_score, self._packs(specs), self._shared(),
+                                          self.device, self.threads, self._store, progress)
         self.trained += len(specs)
-        self.train_seconds += time.perf_counter() - start
+
+    def _store(self, rec: dict) -> None:
+        self.cache.put(run_key(rec["spec"]), rec, rec.pop("state"))
 
     def rescore(self, keys: list[str]) -> int:
         """Score slices a cached run has not seen, from its saved weights (16 runs packed per model)."""

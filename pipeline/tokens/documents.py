@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from winnow.pipeline import schema, storage
 
@@ -44,32 +45,58 @@ def inputs_hash(files: list[str]) -> str:
     return h.hexdigest()[:24]
 
 
-def document_batches(path: str, batch_size: int, default_domain: str,
-                     force_domain: str | None = None) -> Iterator[dict[str, list]]:
+def document_batches(path: str, batch_size: int, default_domain: str, force_domain: str | None = None,
+                     extra: Sequence[str] = (), names: set[str] | None = None) -> Iterator[dict[str, list]]:
     """Batches of {id, text, domain, source, license} lists; a missing column reads as nulls.
 
     `force_domain` puts every row of the file in that domain, whatever its own column says (files listed
-    per domain, e.g. a mix config's `sources:`)."""
+    per domain, e.g. a mix config's `sources:`). `extra` columns come too, null where a file or record lacks
+    them (the score columns an ablation decides on); `names`, when given, collects every column the file holds."""
+    columns = COLUMNS + tuple(c for c in dict.fromkeys(extra) if c not in COLUMNS)
     read = _parquet_batches if path.endswith(PARQUET) else _jsonl_batches
-    for batch in read(path, batch_size, default_domain):
+    for batch in read(path, batch_size, default_domain, columns, names):
         if force_domain is not None:
             batch[schema.DOMAIN] = [force_domain] * len(batch[schema.ID])
         yield batch
 
 
-def _parquet_batches(path: str, batch_size: int, default_domain: str) -> Iterator[dict[str, list]]:
+class JSONLineError(storage.InputError):
+    """A JSONL line that is not JSON; `lineno` lets a caller word it its own way (a benchmark's unknown format)."""
+
+    def __init__(self, path: str, lineno: int, exc: ValueError):
+        super().__init__(f"{path}:{lineno}: not a JSON object: {exc}")
+        self.lineno = lineno
+
+
+def json_lines(path: str) -> Iterator[tuple[int, Any]]:
+    """(line number, value) of each non-blank line of a JSONL file; a line that is not JSON fails with its place."""
+    with storage.open_text_lines(path) as lines:
+        for lineno, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            try:
+                value = json.loads(raw)
+            except ValueError as exc:
+                raise JSONLineError(path, lineno, exc) from None
+            yield lineno, value
+
+
+def _parquet_batches(path: str, batch_size: int, default_domain: str, columns: tuple[str, ...],
+                     names: set[str] | None) -> Iterator[dict[str, list]]:
     import pyarrow.parquet as pq
 
     with storage.open_input(path) as f:
         pf = pq.ParquetFile(f)
-        present = [c for c in COLUMNS if c in pf.schema_arrow.names]
+        present = [c for c in columns if c in pf.schema_arrow.names]
         if schema.TEXT not in present:
             raise storage.InputError(f"{path}: no {schema.TEXT!r} column")
+        if names is not None:
+            names.update(pf.schema_arrow.names)
         row = 0
         for rb in pf.iter_batches(batch_size=batch_size, columns=present):
             cols = rb.to_pydict()
             n = rb.num_rows
-            out = {c: cols.get(c, [None] * n) for c in COLUMNS}
+            out = {c: cols.get(c, [None] * n) for c in columns}
             out[schema.ID] = [
                 i if i is not None else schema.make_id(f"{path}#{row + k + 1}") for k, i in enumerate(out[schema.ID])
             ]
@@ -78,28 +105,25 @@ def _parquet_batches(path: str, batch_size: int, default_domain: str) -> Iterato
             yield out
 
 
-def _jsonl_batches(path: str, batch_size: int, default_domain: str) -> Iterator[dict[str, list]]:
-    out: dict[str, list] = {c: [] for c in COLUMNS}
-    with storage.open_text_lines(path) as lines:
-        for lineno, raw in enumerate(lines, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-            except ValueError as exc:
-                raise storage.InputError(f"{path}:{lineno}: not a JSON object: {exc}") from None
-            text = record.get(schema.TEXT) if isinstance(record, dict) else None
-            if not isinstance(text, str):
-                raise storage.InputError(f"{path}:{lineno}: no string {schema.TEXT!r} field")
-            doc_id = record.get(schema.ID)
-            out[schema.ID].append(str(doc_id) if doc_id is not None else schema.make_id(f"{path}:{lineno}"))
-            out[schema.TEXT].append(text)
-            out[schema.DOMAIN].append(record.get(schema.DOMAIN) or default_domain)
-            out[schema.SOURCE].append(record.get(schema.SOURCE))
-            out[schema.LICENSE].append(record.get(schema.LICENSE))
-            if len(out[schema.ID]) >= batch_size:
-                yield out
-                out = {c: [] for c in COLUMNS}
+def _jsonl_batches(path: str, batch_size: int, default_domain: str, columns: tuple[str, ...] = COLUMNS,
+                   names: set[str] | None = None) -> Iterator[dict[str, list]]:
+    rest = [c for c in columns if c not in (schema.ID, schema.TEXT, schema.DOMAIN)]  # copied as they are
+    out: dict[str, list] = {c: [] for c in columns}
+    for lineno, record in json_lines(path):
+        text = record.get(schema.TEXT) if isinstance(record, dict) else None
+        if not isinstance(text, str):
+            raise storage.InputError(f"{path}:{lineno}: no string {schema.TEXT!r} field")
+        if names is not None:
+            names.update(record)
+        doc_id = record.get(schema.ID)
+        out[schema.ID].append(str(doc_id) if doc_id is not None else schema.make_id(f"{path}:{lineno}"))
+        out[schema.TEXT].append(text)
+        out[schema.DOMAIN].append(record.get(schema.DOMAIN) or default_domain)
+        for c in rest:
+            out[c].append(record.get(c))
+        if len(out[schema.ID]) >= batch_size:
+            yield out
+            out = {c: [] for c in columns}
     if out[schema.ID]:
         yield out
 

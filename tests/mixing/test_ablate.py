@@ -194,6 +194,27 @@ def test_held_out_documents_are_out_of_every_variant(ablation, scored_run):
     assert not any(is_heldout(i, cfg.heldout.fraction) for i in train_ids)
 
 
+def test_cli_replaces_another_configs_ablation_only_with_overwrite(ablation, scored_run, tmp_path):
+    from winnow.pipeline.cli.common import JobOptions
+
+    cfg, _, _ = ablation
+    other = _config(scored_run, Path(cfg.output))
+    other["variants"][1]["where"] = "score_nope_v1 >= 0.5"  # another config, and one refused before any training
+    path = tmp_path / "other.yaml"
+    path.write_text(yaml.safe_dump(other))
+    cmd = [sys.executable, "-m", "winnow.pipeline.cli", "ablate", str(path), "-q"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert "holds an ablation of another config; pass --overwrite" in r.stderr
+    r = subprocess.run([*cmd, "--overwrite"], capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 2 and "unknown column 'score_nope_v1'" in r.stderr  # past the guard, to the input checks
+    same = AblateConfig(**json.loads(Path(cfg.output, "ablation.json").read_text())["config"])
+    job = JobOptions("ablate", "ablate", "ablation", "ablation.json", None, None, [], None, False, True, False)
+    # The same config run another way (engine) is not another ablation: no exit.
+    job.refuse_other(same.model_copy(update={"engine": same.engine.model_copy(update={"num_cpus": 3})}))
+
+
 def test_rerun_trains_nothing_and_scores_a_new_slice_from_saved_weights(ablation, shared_data):
     cfg, rep, _ = ablation
     again = run_ablation(cfg)
