@@ -14,6 +14,7 @@ import numpy as np
 import yaml
 
 from winnow.mixing import plots, regression
+from winnow.mixing.adaptive import Curve, Noise, Plan, measure_noise
 from winnow.mixing.cache import RunCache
 from winnow.mixing.config import MixConfig
 from winnow.mixing.data import MixData, prepare, write_targets
@@ -54,10 +55,11 @@ def _bounds(cfg: MixConfig, data: MixData) -> Bounds:
                        b.max_epochs)
 
 
-def _swarm_requests(cfg: MixConfig, runner: SwarmRunner, bounds: Bounds, prior: np.ndarray) -> tuple[list, list]:
-    """The sampled mixtures, minus as many untrained ones as there are applicable runs from other configs."""
+def _swarm_requests(cfg: MixConfig, runner: SwarmRunner, bounds: Bounds, prior: np.ndarray, n: int) -> tuple[list, list]:
+    """The first round's sampled mixtures, minus as many untrained ones as there are applicable runs from other
+    configs."""
     rng = np.random.default_rng(cfg.swarm.seed)
-    mixtures = sample_dirichlet(rng, cfg.swarm.num_mixtures, prior, tuple(cfg.swarm.concentration), bounds)
+    mixtures = sample_dirichlet(rng, n, prior, tuple(cfg.swarm.concentration), bounds)
     requests = [RunRequest(m, cfg.swarm.seed, "swarm") for m in mixtures]
     from winnow.mixing.cache import run_key
 
@@ -65,9 +67,16 @@ def _swarm_requests(cfg: MixConfig, runner: SwarmRunner, bounds: Bounds, prior: 
             for r in requests]
     foreign = runner.reusable(set(keys), cfg.swarm.seed)
     misses = [i for i, k in enumerate(keys) if runner.cache.get(k) is None]
-    n_reuse = min(len(foreign), len(misses), int(cfg.swarm.reuse_max_fraction * cfg.swarm.num_mixtures))
+    n_reuse = min(len(foreign), len(misses), int(cfg.swarm.reuse_max_fraction * n))
     dropped = set(misses[len(misses) - n_reuse:]) if n_reuse else set()
     return [r for i, r in enumerate(requests) if i not in dropped], foreign[:n_reuse]
+
+
+def _round_requests(cfg: MixConfig, bounds: Bounds, prior: np.ndarray, round_no: int, n: int) -> list[RunRequest]:
+    """An added round's mixtures, from a stream of its own: the first round stays what a fixed swarm samples."""
+    rng = np.random.default_rng([cfg.swarm.seed, round_no])
+    return [RunRequest(m, cfg.swarm.seed, "swarm")
+            for m in sample_dirichlet(rng, n, prior, tuple(cfg.swarm.concentration), bounds)]
 
 
 @dataclass
@@ -76,6 +85,9 @@ class _Swarm:
     trained: int
     reused: int
     seconds: float
+    plan: Plan
+    curve: Curve
+    noise: Noise | None
 
 
 @dataclass
@@ -99,20 +111,20 @@ def run_mix(cfg: MixConfig, progress: Callable[[str], None] = lambda s: None) ->
     target_w = {t.name: t.weight for t in data.targets}
     nat = natural(data.num_tokens(), data.domains)
     prior = (1 - cfg.swarm.prior_smoothing) * nat + cfg.swarm.prior_smoothing / len(data.domains)
+    uniform = project(np.full(len(data.domains), 1 / len(data.domains)), bounds)[0]
     executor = make_executor(cfg, device)
     try:
         runner = _runner(cfg, data, executor, device, pack)
-        swarm = _run_swarm(cfg, runner, bounds, prior, progress)
+        swarm = _run_swarm(cfg, runner, bounds, prior, uniform, target_w, progress)
         fit, per_target = _fit(cfg, swarm.points, target_w)
         opt = optimise(fit.model, bounds, prior, cfg.optimiser.samples, cfg.optimiser.top_k, cfg.optimiser.seed)
         progress(f"regression: {fit.name}, held-out Spearman {fit.spearman[fit.name]:.3f}")
-        candidates = {"optimized": opt.weights, "natural": project(nat, bounds)[0],
-                      "uniform": project(np.full(len(data.domains), 1 / len(data.domains)), bounds)[0]}
+        candidates = {"optimized": opt.weights, "natural": project(nat, bounds)[0], "uniform": uniform}
         validation = _validate(cfg, runner, candidates, target_w, progress)
     finally:
         executor.shutdown()
     weights = _write_weights(cfg, data, candidates["optimized"])
-    _write_plots_and_runs(cfg, data, fit, candidates, swarm.points, target_w)
+    _write_plots_and_runs(cfg, data, fit, candidates, swarm, target_w)
     report = _report(cfg, data, bounds, nat, runner, swarm, fit, per_target, opt, candidates, validation, weights,
                      device, pack, {"prepare": t_prep, "total": time.perf_counter() - t0})
     with open(os.path.join(cfg.output, "report.json"), "w", encoding="utf-8") as f:
@@ -130,17 +142,49 @@ def _runner(cfg: MixConfig, data: MixData, executor: Any, device: str, pack: int
     )
 
 
-def _run_swarm(cfg: MixConfig, runner: SwarmRunner, bounds: Bounds, prior: np.ndarray, progress) -> _Swarm:
-    """Train the sampled mixtures (cached ones are read back) and rescore runs reused from other configs."""
-    requests, reused = _swarm_requests(cfg, runner, bounds, prior)
+def _run_swarm(cfg: MixConfig, runner: SwarmRunner, bounds: Bounds, prior: np.ndarray, uniform: np.ndarray,
+               target_w: dict[str, float], progress) -> _Swarm:
+    """Train the first round (cached runs are read back; runs of other configs rescored) beside the uniform mixture
+    at a few seeds for the noise, then add rounds while the held-out Spearman still rises."""
+    plan = Plan.of(cfg.swarm, len(runner.domains))
+    requests, reused = _swarm_requests(cfg, runner, bounds, prior, plan.first)
+    # the same mixture and seeds as validation's uniform runs, so validation reads them from the cache
+    repeats = [RunRequest(uniform, cfg.swarm.seed + s, "uniform") for s in range(cfg.swarm.noise_seeds)]
+    repeats = repeats if len(repeats) >= 2 else []
     progress(f"swarm: {len(requests)} mixtures over {len(runner.domains)} domains "
-             f"({len(reused)} reused from earlier configs)")
+             f"({len(reused)} reused from earlier configs), {len(repeats)} seeds of the uniform mixture for the noise")
     t1 = time.perf_counter()
-    swarm = runner.run(requests, progress)
+    done = runner.run(requests + repeats, progress)
     runner.rescore([r.key for r in reused])
-    reused = [runner.result(r.key, runner.cache.get(r.key), RunRequest(r.mixture, r.seed, "reused"), True)
-              for r in reused]
-    return _Swarm(swarm + reused, runner.trained, len(reused), time.perf_counter() - t1)
+    points = done[: len(requests)] + [
+        runner.result(r.key, runner.cache.get(r.key), RunRequest(r.mixture, r.seed, "reused"), True) for r in reused]
+    noise, noise_trained = None, sum(not r.cached for r in done[len(requests):])
+    if repeats:
+        noise = measure_noise([objective(r.losses, target_w) for r in done[len(requests):]],
+                              [objective(r.losses, target_w) for r in points], noise_trained)
+        progress(f"noise: seed std {noise.seed_std:.4f}, swarm std {noise.swarm_std:.4f} → the best possible "
+                 f"held-out Spearman is about {noise.ceiling:.3f}")
+        if noise.warning:
+            log.warning(noise.warning)
+    curve, round_no = Curve(), 0
+    while curve.add(len(points), _heldout_spearman(cfg, points, target_w), plan):
+        round_no += 1
+        n = min(plan.step, plan.most - len(points))
+        progress(f"swarm: held-out Spearman {curve.points[-1][1]:.3f} with {len(points)} proxies; round "
+                 f"{round_no + 1} adds {n}")
+        points += runner.run(_round_requests(cfg, bounds, prior, round_no, n), progress)
+    progress(f"swarm: {len(points)} proxies, stopped: {curve.stopped}")
+    # the noise runs are counted with the noise, not the swarm (validation would have trained them otherwise)
+    return _Swarm(points, runner.trained - noise_trained, len(reused), time.perf_counter() - t1, plan, curve, noise)
+
+
+def _heldout_spearman(cfg: MixConfig, points: list, target_w: dict[str, float]) -> float:
+    X = np.stack([r.mixture for r in points])
+    y = np.array([objective(r.losses, target_w) for r in points])
+    if len(points) < cfg.regression.folds:
+        return float("nan")
+    fit = regression.fit(X, y, cfg.regression.model, cfg.regression.folds, cfg.swarm.seed)
+    return fit.spearman[fit.name]
 
 
 def _fit(cfg: MixConfig, points: list, target_w: dict[str, float]):
@@ -176,11 +220,14 @@ def _write_weights(cfg: MixConfig, data: MixData, optimized: np.ndarray) -> dict
     return weights
 
 
-def _write_plots_and_runs(cfg: MixConfig, data: MixData, fit, candidates: dict, points: list, target_w: dict) -> None:
+def _write_plots_and_runs(cfg: MixConfig, data: MixData, fit, candidates: dict, swarm: _Swarm, target_w: dict) -> None:
+    points = swarm.points
     out = cfg.output
     rho = fit.spearman[fit.name]
     plots.predicted_vs_actual(fit.actual, fit.heldout_pred, rho, fit.name, os.path.join(out, "predicted_vs_actual.png"))
     plots.weights(data.domains, candidates, os.path.join(out, "weights.png"))
+    plots.spearman_curve(swarm.curve.points, swarm.noise.ceiling if swarm.noise else None,
+                         os.path.join(out, "spearman_curve.png"))
     with open(os.path.join(out, "swarm.jsonl"), "w", encoding="utf-8") as f:
         f.writelines(json.dumps({"key": r.key, "label": r.label, "mixture": dict(zip(data.domains, r.mixture.round(6).tolist())),
                                 "losses": r.losses, "objective": objective(r.losses, target_w), "cached": r.cached}) + "\n"
@@ -191,7 +238,7 @@ def _report(cfg, data, bounds, nat, runner, swarm: _Swarm, fit, per_target, opt,
             weights, device, pack, seconds) -> dict[str, Any]:
     """report.json: the figures, the weights, the verdict and the config that produced them."""
     steps = steps_for(cfg.swarm.tokens_per_proxy, cfg.proxy.batch_size, cfg.proxy.seq_len)
-    trained_all = swarm.trained + validation.trained
+    trained_all = swarm.trained + validation.trained + (swarm.noise.trained if swarm.noise else 0)
     train_s = runner.train_seconds
     points = swarm.points
     return {
@@ -211,6 +258,9 @@ def _report(cfg, data, bounds, nat, runner, swarm: _Swarm, fit, per_target, opt,
             "executor": cfg.engine.executor, "seconds": swarm.seconds,
             "proxies_per_hour": 3600 * trained_all / train_s if trained_all and train_s else None,
             "max_epochs_used": _max_epochs(points, data, cfg, steps),
+            "rounds": {"first": swarm.plan.first, "step": swarm.plan.step, "most": swarm.plan.most,
+                       "adaptive": swarm.plan.adaptive, **swarm.curve.to_dict()},
+            "noise": swarm.noise.to_dict() if swarm.noise else None,
         },
         "domains": {d: {"train_tokens": data.pools[d].num_tokens, "train_docs": data.pools[d].num_docs,
                         "heldout_docs": data.heldout_docs.get(d, 0), "natural_weight": float(w),

@@ -42,3 +42,18 @@ def weights(domains: list[str], mixtures: dict[str, np.ndarray], path: str) -> N
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def spearman_curve(points: list[tuple[int, float]], ceiling: float | None, path: str) -> None:
+    """Held-out Spearman against the swarm's size, round by round, under the ceiling seed noise allows."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    ax.plot([n for n, _ in points], [r for _, r in points], marker="o")
+    if ceiling is not None:
+        ax.axhline(ceiling, color="grey", lw=1, ls="--", label=f"noise ceiling {ceiling:.3f}")
+        ax.legend(loc="lower right")
+    ax.set_xlabel("proxies in the swarm")
+    ax.set_ylabel("held-out Spearman")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -43,7 +43,8 @@ def tiny_config(run: Path, out: Path, **extra) -> dict:
         "vocab_size": 300,
         "heldout_fraction": 0.2,
         "targets": [{"domain": "web"}],
-        "swarm": {"num_mixtures": 5, "tokens_per_proxy": 4000},
+        # fixed size: the adaptive rounds have tests of their own (test_adaptive.py)
+        "swarm": {"num_mixtures": 5, "tokens_per_proxy": 4000, "adaptive": False, "noise_seeds": 2},
         "proxy": dict(TINY_PROXY),
         "optimiser": {"samples": 500, "top_k": 10},
         "validation": {"seeds": 2},

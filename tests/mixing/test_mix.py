@@ -99,7 +99,7 @@ def test_target_overlapping_training_data_is_refused(tiny_run, tmp_path):
 
 @pytest.mark.slow
 def test_ray_executor_trains_the_swarm(ray_session, tiny_run, tmp_path):
-    cfg = MixConfig(**tiny_config(tiny_run, tmp_path, swarm={"num_mixtures": 3, "tokens_per_proxy": 2000},
+    cfg = MixConfig(**tiny_config(tiny_run, tmp_path, swarm={"num_mixtures": 3, "tokens_per_proxy": 2000, "adaptive": False},
                                   validation={"enabled": False}, engine={"executor": "ray"}))
     report = run_mix(cfg)
     assert report["swarm"]["trained"] == 3 and report["swarm"]["executor"] == "ray"

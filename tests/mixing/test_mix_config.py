@@ -10,7 +10,7 @@ from winnow.pipeline.config import ConfigError
 
 def test_minimal_config_gets_defaults():
     cfg = load_mix_config(text="documents: out/demo\ntargets: [{domain: wiki}]\n")
-    assert cfg.output == "out/mix" and cfg.swarm.num_mixtures == 24 and cfg.resolved_cache_dir() == "out/mix/cache"
+    assert cfg.output == "out/mix" and cfg.swarm.num_mixtures is None and cfg.resolved_cache_dir() == "out/mix/cache"
 
 
 def test_unknown_key_is_named():

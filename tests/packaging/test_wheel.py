@@ -29,7 +29,7 @@ def test_wheel_installs_one_package_and_runs_from_an_empty_directory(wheel_env, 
     stats = json.loads((demo_dir / "out" / "demo" / "stats.json").read_text())  # `winnow run`: the demo
     assert stats["balanced"] and stats["documents"] > 0
 
-    tiny = ["--set", "swarm.num_mixtures=4", "--set", "swarm.tokens_per_proxy=3000", "--set", "validation.seeds=2",
+    tiny = ["--set", "swarm.num_mixtures=4", "--set", "swarm.adaptive=false", "--set", "swarm.tokens_per_proxy=3000", "--set", "validation.seeds=2",
             "--set", "proxy.n_layer=1", "--set", "proxy.eval_tokens=1024", "--set", "optimiser.samples=500",
             "--set", "regression.folds=2", "--set", "vocab_size=300", "-q"]
     _run([winnow, "mix", *tiny], demo_dir, env)

@@ -1,0 +1,107 @@
+"""How many proxies a swarm needs: rounds added until the regression's held-out ranking settles, and what seed noise
+allows it to reach.
+
+A regression can rank mixtures only as well as the proxies' losses separate them. If a proxy's loss is the
+mixture's true loss plus seed noise, the best any model can do is predict the true loss, and its Spearman with the
+observed losses is capped by the share of the swarm's spread that is not noise. The cap is measured before the
+swarm is grown: a few runs of one mixture at different seeds give the noise; the first round gives the spread.
+RegMix trains 512 proxies for 17 domains; Olmix finds the need grows about linearly with the domains, so the
+defaults are per domain.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+FIRST_ROUND_PER_DOMAIN = 8  # the demo's four domains: 32, the size chosen for it before rounds existed
+ROUND_PER_DOMAIN = 2
+MAX_PER_DOMAIN = 16
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The swarm's sizes for a number of domains, from the config's values or the per-domain defaults."""
+
+    first: int
+    step: int
+    most: int
+    adaptive: bool
+    target: float
+    min_gain: float
+
+    @classmethod
+    def of(cls, swarm, k: int) -> Plan:  # swarm: config.SwarmConfig
+        first = swarm.num_mixtures or FIRST_ROUND_PER_DOMAIN * k
+        most = max(first, swarm.max_mixtures or MAX_PER_DOMAIN * k)
+        return cls(first, swarm.round_mixtures or ROUND_PER_DOMAIN * k, most, swarm.adaptive,
+                   swarm.target_spearman, swarm.min_gain)
+
+
+def spearman_ceiling(swarm_std: float, seed_std: float) -> float:
+    """The held-out Spearman a perfect regression would reach when losses are true losses plus Gaussian seed noise.
+
+    Pearson between truth and observation is sqrt(1 - noise variance / observed variance); for a bivariate normal,
+    Spearman = 6/pi * asin(Pearson / 2)."""
+    if swarm_std <= 0:
+        return 0.0
+    share = max(0.0, 1.0 - (seed_std / swarm_std) ** 2)
+    return 6 / math.pi * math.asin(math.sqrt(share) / 2)
+
+
+@dataclass
+class Noise:
+    seed_std: float
+    swarm_std: float
+    runs: int  # of the repeated mixture
+    trained: int = 0  # of those, trained now rather than read from the cache
+
+    @property
+    def ceiling(self) -> float:
+        return spearman_ceiling(self.swarm_std, self.seed_std)
+
+    @property
+    def warning(self) -> str | None:
+        """Said before the budget is spent when the swarm's spread is not well above seed noise."""
+        if self.swarm_std >= 2 * self.seed_std:
+            return None
+        return (f"the swarm's losses spread {self.swarm_std:.4f}, barely more than seed noise {self.seed_std:.4f}: "
+                f"no regression can rank these mixtures beyond Spearman ≈ {self.ceiling:.2f}. Larger proxies "
+                f"(proxy.n_embd) or more tokens (swarm.tokens_per_proxy) separate them better.")
+
+    def to_dict(self) -> dict:
+        return {"seed_std": self.seed_std, "swarm_std": self.swarm_std, "repeated_runs": self.runs, "trained": self.trained,
+                "spearman_ceiling": self.ceiling, "warning": self.warning}
+
+
+def measure_noise(seed_losses: list[float], swarm_losses: list[float], trained: int = 0) -> Noise:
+    return Noise(float(np.std(seed_losses, ddof=1)), float(np.std(swarm_losses, ddof=1)), len(seed_losses), trained)
+
+
+@dataclass
+class Curve:
+    """Held-out Spearman after each round, and why the rounds ended."""
+
+    points: list[tuple[int, float]] = field(default_factory=list)  # (proxies, held-out Spearman)
+    stopped: str = ""
+
+    def add(self, proxies: int, rho: float, plan: Plan) -> bool:
+        """Record a round; True when another round should follow."""
+        gain = rho - self.points[-1][1] if self.points else None
+        self.points.append((proxies, rho))
+        if not plan.adaptive:
+            self.stopped = "fixed size (swarm.adaptive: false)"
+        elif rho >= plan.target:
+            self.stopped = f"held-out Spearman {rho:.3f} reached the target {plan.target}"
+        elif proxies >= plan.most:
+            self.stopped = f"budget of {plan.most} proxies spent (swarm.max_mixtures)"
+        elif gain is not None and gain < plan.min_gain:
+            self.stopped = f"the last round raised the held-out Spearman by {gain:+.3f} (< {plan.min_gain})"
+        else:
+            return True
+        return False
+
+    def to_dict(self) -> dict:
+        return {"points": [[n, r] for n, r in self.points], "stopped": self.stopped}

@@ -1,0 +1,70 @@
+"""The adaptive swarm: rounds added until the held-out ranking settles, and the Spearman seed noise allows."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from tests.mixing.conftest import tiny_config
+from winnow.mixing.adaptive import Curve, Noise, Plan, spearman_ceiling
+from winnow.mixing.config import MixConfig, SwarmConfig
+
+
+def test_the_ceiling_falls_as_seed_noise_approaches_the_swarms_spread():
+    assert spearman_ceiling(0.2, 0.0) == pytest.approx(1.0)
+    assert spearman_ceiling(0.2, 0.2) == 0.0 and spearman_ceiling(0.1, 0.3) == 0.0
+    # half the variance is noise: Pearson sqrt(0.5), Spearman 6/pi asin(0.354)
+    assert spearman_ceiling(0.2, 0.2 / math.sqrt(2)) == pytest.approx(6 / math.pi * math.asin(math.sqrt(0.5) / 2))
+    assert spearman_ceiling(0.2, 0.05) > spearman_ceiling(0.2, 0.1) > spearman_ceiling(0.2, 0.15)
+
+
+def test_noise_close_to_the_spread_is_said_before_the_budget_is_spent():
+    assert Noise(seed_std=0.01, swarm_std=0.2, runs=3).warning is None
+    said = Noise(seed_std=0.1, swarm_std=0.15, runs=3).warning
+    assert said and "Spearman ≈ 0.73" in said and "proxy.n_embd" in said
+
+
+def test_sizes_grow_with_the_domains_unless_the_config_names_them():
+    assert Plan.of(SwarmConfig(), 4) == Plan(32, 8, 64, True, 0.95, 0.01)
+    assert Plan.of(SwarmConfig(), 7) == Plan(56, 14, 112, True, 0.95, 0.01)
+    assert Plan.of(SwarmConfig(num_mixtures=200, round_mixtures=5), 4).most == 200  # the first round is never cut
+
+
+@pytest.mark.parametrize("history, plan_over, stopped", [
+    ([(8, 0.96)], {}, "reached the target"),
+    ([(8, 0.5), (10, 0.505)], {}, "raised the held-out Spearman by +0.005"),
+    ([(8, 0.5), (10, 0.6), (12, 0.7)], {"most": 12}, "budget of 12 proxies"),
+    ([(8, 0.5)], {"adaptive": False}, "fixed size"),
+])
+def test_each_reason_to_stop(history, plan_over, stopped):
+    plan = Plan(**{"first": 8, "step": 2, "most": 100, "adaptive": True, "target": 0.95, "min_gain": 0.01, **plan_over})
+    curve = Curve()
+    more = [curve.add(n, rho, plan) for n, rho in history]
+    assert more[:-1] == [True] * (len(history) - 1) and more[-1] is False
+    assert stopped in curve.stopped
+
+
+def test_rounds_until_the_budget_then_a_fixed_swarm_reuses_the_first_round(tiny_run, tmp_path):
+    from winnow.mixing.job import run_mix
+
+    cache = str(tmp_path / "cache")
+    rounds = {"num_mixtures": 5, "round_mixtures": 3, "max_mixtures": 11, "target_spearman": 1.0, "min_gain": -1.0,
+              "tokens_per_proxy": 3000, "noise_seeds": 2}
+    grown = run_mix(MixConfig(**tiny_config(tiny_run, tmp_path / "grown", cache_dir=cache, swarm=rounds)))
+    curve = grown["swarm"]["rounds"]
+    assert [n for n, _ in curve["points"]] == [5, 8, 11] and "budget of 11" in curve["stopped"]
+    assert grown["swarm"]["mixtures"] == 11 and grown["regression"]["runs"] == 11
+    noise = grown["swarm"]["noise"]
+    assert noise["repeated_runs"] == 2 and noise["seed_std"] > 0 and 0 <= noise["spearman_ceiling"] <= 1
+    assert (tmp_path / "grown" / "spearman_curve.png").stat().st_size > 0
+    # validation's uniform runs are the noise runs: read from the cache, not trained again
+    assert grown["swarm"]["noise"]["trained"] == 2
+
+    fixed = run_mix(MixConfig(**tiny_config(tiny_run, tmp_path / "fixed", cache_dir=cache,
+                                            swarm={**rounds, "adaptive": False})))
+    assert fixed["swarm"]["rounds"]["points"][0][0] == 5 and fixed["swarm"]["trained"] == 0
+    first = [json.loads(line)["mixture"] for line in (tmp_path / "grown" / "swarm.jsonl").read_text().splitlines()]
+    again = [json.loads(line)["mixture"] for line in (tmp_path / "fixed" / "swarm.jsonl").read_text().splitlines()]
+    assert again == first[:5]
