@@ -20,8 +20,13 @@ def mix(job: JobOptions) -> None:
     cfg, report = job.run(load_mix_config, run_mix, MixInputError, BoundsError)
     if not job.quiet:
         v = report["validation_detail"]
+        swarm = report["swarm"]
         console.print(f"held-out Spearman {report['spearman_heldout']:.3f} ({report['regression']['model']}), "
-                      f"{report['swarm']['mixtures']} proxies, {report['seconds']['total']:.0f}s")
+                      f"{swarm['mixtures']} proxies, {report['seconds']['total']:.0f}s; swarm stopped: "
+                      f"{swarm['rounds']['stopped']}", highlight=False)
+        if swarm.get("noise"):
+            console.print(f"seed noise allows a held-out Spearman of about {swarm['noise']['spearman_ceiling']:.3f}",
+                          highlight=False)
         for name, s in v.items():
             console.print(f"  {name:<10} target loss {s['mean']:.4f} ± {s['std']:.4f}")
         console.print("weights: " + ", ".join(f"{d}={w:.3f}" for d, w in report["weights"].items()))
