@@ -5,17 +5,17 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
+from typing import ClassVar
 
 import pyarrow as pa
 
 from winnow.pipeline import schema
 from winnow.pipeline.registry import register_stage
-from winnow.pipeline.stage import Outcome, Stage, StageParams, column_values, set_column
+from winnow.pipeline.stage import DocumentFilter, StageParams
 
 EMAIL_PLACEHOLDER = "<EMAIL>"
 IP_PLACEHOLDER = "<IP>"
 PHONE_PLACEHOLDER = "<PHONE>"
-INVALID_UTF8 = "pii_mask_invalid_utf8"
 
 EMAIL_RE = re.compile(
     r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@"  # local part
@@ -78,11 +78,13 @@ class PiiMaskParams(StageParams):
 
 
 @register_stage("pii_mask")
-class PiiMaskStage(Stage):
+class PiiMaskStage(DocumentFilter):
     """Rewrites `text` with <EMAIL>, <IP> and <PHONE>; keeps every document; counts per type in the funnel."""
 
     Params = PiiMaskParams
     params: PiiMaskParams
+    writes: ClassVar[dict[str, pa.DataType]] = {schema.TEXT: pa.string()}
+    counter_names = ("pii_email", "pii_ip", "pii_phone", "pii_mask_documents")
 
     def mask(self, text: str) -> tuple[str, dict[str, int]]:
         """The masked text and how many of each kind were replaced."""
@@ -107,30 +109,13 @@ class PiiMaskStage(Stage):
             counts["pii_phone"] = nanp.count + intl.count
         return text, counts
 
-    def process(self, batch: pa.Table) -> Outcome:
-        texts, bad = column_values(batch, schema.TEXT)
-        totals = {"pii_email": 0, "pii_ip": 0, "pii_phone": 0, "pii_mask_documents": 0}
-        out_texts = []
-        for text in texts:
-            if not text:
-                out_texts.append(text)
-                continue
+    def filter(self, row: dict) -> bool:
+        text = row[schema.TEXT]
+        if text:
             masked, counts = self.mask(text)
-            out_texts.append(masked)
-            for k, v in counts.items():
-                totals[k] += v
+            for kind, n in counts.items():
+                self.count(kind, n)
             if masked != text:
-                totals["pii_mask_documents"] += 1
-        out = batch
-        if totals["pii_mask_documents"]:
-            out = set_column(batch, schema.TEXT, pa.array(out_texts, pa.string()))
-        if not bad:
-            return Outcome(kept=out, counters=totals)
-        ids = batch[schema.ID].to_pylist()
-        n = batch.num_rows
-        errors = [INVALID_UTF8 if i in bad else None for i in range(n)]
-        details = [f"document {ids[i]}: text is not valid UTF-8 ({bad[i]})" if i in bad else None for i in range(n)]
-        kept = Outcome.from_decisions(out, [None] * n, errors, details).kept
-        # Failed rows as they came in: their bytes are counted as failed, not lost to a null text.
-        failed = Outcome.from_decisions(batch, [None] * n, errors, details).failed
-        return Outcome(kept=kept, failed=failed, counters=totals)
+                row[schema.TEXT] = masked
+                self.count("pii_mask_documents")
+        return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import traceback
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterator, Sequence
+from typing import Any, ClassVar, Sequence
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
@@ -190,46 +190,72 @@ class RowStage(Stage):
 
     The base class hands each row over as a dict of those columns (not the raw HTML, not every score), fails a
     row whose text is not valid UTF-8 as `<stage>_invalid_utf8`, fails a row whose hook raises as
-    `<stage>_<ExceptionType>` (the message kept as detail), and sums `self.count(name)` calls into the funnel's
-    counters. `reads = None` hands over every column.
+    `<stage>_<ExceptionType>` (the message kept as detail), sums `self.count(name)` calls into the funnel's
+    counters, and writes back what the hook changed in the columns it declares in `writes`. `reads = None`
+    hands over every column.
     """
 
     reads: ClassVar[tuple[str, ...] | None] = (schema.TEXT,)
+    # Columns the hook may rewrite in its row dict (C4 removes lines, PII masks), with their types. Only kept rows
+    # leave with the new values: dropped and failed rows leave as they came in, so the byte funnel counts them whole.
+    writes: ClassVar[dict[str, pa.DataType]] = {}
+    # Counters reported for every batch, zero when nothing was counted, so the funnel lists them whatever the data.
+    counter_names: ClassVar[tuple[str, ...]] = ()
 
     def count(self, name: str, n: int = 1) -> None:
         self._counters[name] = self._counters.get(name, 0) + n
 
-    def _rows(self, batch: pa.Table) -> Iterator[tuple[dict[str, Any] | None, str | None, str | None]]:
-        """(row, error, detail) per row; row is None when it cannot be handed over."""
-        names = list(self.reads) if self.reads is not None else batch.column_names
+    def _decide(self, batch: pa.Table, hook) -> tuple[list, list, list]:
+        """Run `hook(row)` per row: (results, errors, details), with exceptions turned into error codes.
+
+        Leaves the batch's counters in `self._counters` and each `writes` column's changed values, {row: value},
+        in `self._rewrites`, for `_outcome`.
+        """
+        n = batch.num_rows
+        names = dict.fromkeys([*(self.reads if self.reads is not None else batch.column_names), *self.writes])
         columns, bad = {}, {}
         for name in names:
             if name in batch.column_names:
                 columns[name], invalid = column_values(batch, name)
                 bad.update(invalid)
             else:
-                columns[name] = [None] * batch.num_rows
-        for i in range(batch.num_rows):
-            if i in bad:
-                yield None, f"{self.name}_invalid_utf8", bad[i]
-            else:
-                yield {name: values[i] for name, values in columns.items()}, None, None
-
-    def _decide(self, batch: pa.Table, hook) -> tuple[list, list, list, list]:
-        """Run `hook(row)` per row: (results, errors, details) with exceptions turned into error codes."""
-        self._counters: dict[str, int] = {}
+                columns[name] = [None] * n
+        ids = column_values(batch, schema.ID)[0] if bad and schema.ID in batch.column_names else None
+        self._counters: dict[str, int] = dict.fromkeys(self.counter_names, 0)
+        self._columns = columns
+        self._rewrites: dict[str, dict[int, Any]] = {c: {} for c in self.writes}
         results, errors, details = [], [], []
-        for row, error, detail in self._rows(batch):
-            result = None
-            if row is not None:
+        for i in range(n):
+            result = error = detail = None
+            if i in bad:
+                error, detail = f"{self.name}_invalid_utf8", bad[i] if ids is None else f"document {ids[i]}: {bad[i]}"
+            else:
+                row = {name: values[i] for name, values in columns.items()}
                 try:
                     result = hook(row)
                 except Exception as exc:  # one bad document must not take the batch down
                     error, detail = error_code(self.name, exc), error_detail(exc)
+                else:
+                    for c, changed in self._rewrites.items():
+                        if row[c] is not columns[c][i]:
+                            changed[i] = row[c]
             results.append(result)
             errors.append(error)
             details.append(detail)
-        return results, errors, details, self._counters
+        return results, errors, details
+
+    def _outcome(self, batch: pa.Table, reasons: list, errors: list, details: list) -> Outcome:
+        """Split the batch as decided; kept rows carry the hook's rewrites, the outcome the batch's counters."""
+        outcome = Outcome.from_decisions(batch, reasons, errors, details)
+        if any(self._rewrites.values()):  # untouched batches skip rebuilding the column (texts are large)
+            keep = [i for i, (r, e) in enumerate(zip(reasons, errors)) if r is None and e is None]
+            for c, changed in self._rewrites.items():
+                values = self._columns[c]
+                new = pa.array([changed.get(i, values[i]) for i in keep], self.writes[c])
+                outcome.kept = set_column(outcome.kept, c, new)
+        outcome.counters = self._counters or None
+        self._columns = self._rewrites = None  # the batch's values are not kept past it
+        return outcome
 
 
 class DocumentFilter(RowStage):
@@ -242,12 +268,10 @@ class DocumentFilter(RowStage):
         raise NotImplementedError
 
     def process(self, batch: pa.Table) -> Outcome:
-        verdicts, errors, details, counters = self._decide(batch, self.filter)
+        verdicts, errors, details = self._decide(batch, self.filter)
         reasons = [None if e or v is True else (f"{self.name}_dropped" if v is False else str(v))
                    for v, e in zip(verdicts, errors)]
-        outcome = Outcome.from_decisions(batch, reasons, errors, details)
-        outcome.counters = counters or None
-        return outcome
+        return self._outcome(batch, reasons, errors, details)
 
 
 class DocumentAnnotator(RowStage):
@@ -257,13 +281,11 @@ class DocumentAnnotator(RowStage):
         raise NotImplementedError
 
     def process(self, batch: pa.Table) -> Outcome:
-        values, errors, details, counters = self._decide(batch, self.annotate)
+        values, errors, details = self._decide(batch, self.annotate)
         out = batch
         for c, t in self.output_columns().items():
             out = set_column(out, c, pa.array([(v or {}).get(c) for v in values], t))
-        outcome = Outcome.from_decisions(out, [None] * batch.num_rows, errors, details)
-        outcome.counters = counters or None
-        return outcome
+        return self._outcome(out, [None] * batch.num_rows, errors, details)
 
 
 def column_values(batch: pa.Table, name: str) -> tuple[list[Any], dict[int, str]]:

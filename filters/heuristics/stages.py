@@ -15,7 +15,7 @@ from winnow.filters.heuristics.rules import FastC4QualityFilter, FastGopherQuali
 from winnow.filters.heuristics.words import tokenizer_for
 from winnow.pipeline import schema
 from winnow.pipeline.registry import register_stage
-from winnow.pipeline.stage import Outcome, Stage, StageParams, error_code, error_detail, set_column
+from winnow.pipeline.stage import DocumentFilter, StageParams
 
 
 class HeuristicParams(StageParams):
@@ -26,9 +26,12 @@ class HeuristicParams(StageParams):
     default_language: str = "en"
 
 
-class DatatroveFilterStage(Stage):
-    """Runs one datatrove filter over a batch: one filter instance per worker (per document language)."""
+class DatatroveFilterStage(DocumentFilter):
+    """Runs one datatrove filter per row: one filter instance per worker (per document language)."""
 
+    reads = (schema.TEXT, schema.LANGUAGE, schema.ID)
+    # a datatrove filter may rewrite the text it keeps (C4 removes lines)
+    writes: ClassVar[dict[str, pa.DataType]] = {schema.TEXT: pa.string()}
     # datatrove's reason string -> our reason suffix; anything unlisted is slugged under the stage name
     reason_map: ClassVar[dict[str, str]] = {}
 
@@ -61,43 +64,23 @@ class DatatroveFilterStage(Stage):
         suffix = self.reason_map.get(raw) or re.sub(r"[^a-z0-9]+", "_", raw.lower()).strip("_")
         return f"{self.name}_{suffix}"
 
-    def process(self, batch: pa.Table) -> Outcome:
-        n = batch.num_rows
-        cols = batch.column_names
-        texts = batch[schema.TEXT].to_pylist() if schema.TEXT in cols else [None] * n
-        langs = batch[schema.LANGUAGE].to_pylist() if schema.LANGUAGE in cols else [None] * n
-        ids = batch[schema.ID].to_pylist() if schema.ID in cols else [""] * n
-        reasons: list[str | None] = [None] * n
-        errors: list[str | None] = [None] * n
-        details: list[str | None] = [None] * n
-        new_texts: list[str | None] | None = None
-        counters: dict[str, int] = {}
-        for i in range(n):
-            if self._only is not None and langs[i] not in self._only:
-                continue
-            text = texts[i] or ""
-            doc = Document(text=text, id=ids[i] or "")
-            try:
-                verdict = self.filter_for(langs[i]).filter(doc)
-            except Exception as exc:  # noqa: BLE001 - one bad document fails alone
-                errors[i], details[i] = error_code(self.name, exc), error_detail(exc)
-                continue
-            keep, raw = verdict if isinstance(verdict, tuple) else (verdict, None)
-            if not keep:
-                reasons[i] = self.reason(raw)
-            elif doc.text != text:  # the filter rewrote the text (C4 removes lines)
-                if new_texts is None:
-                    new_texts = list(texts)
-                new_texts[i] = doc.text
-                self.count_rewrite(counters, text, doc.text)
-        if new_texts is not None:
-            batch = set_column(batch, schema.TEXT, pa.array(new_texts, pa.string()))
-        outcome = Outcome.from_decisions(batch, reasons, errors, details)
-        outcome.counters = counters or None
-        return outcome
+    def filter(self, row: dict[str, Any]) -> bool | str:
+        language = row[schema.LANGUAGE]
+        if self._only is not None and language not in self._only:
+            return True
+        text = row[schema.TEXT] or ""
+        doc = Document(text=text, id=row[schema.ID] or "")
+        verdict = self.filter_for(language).filter(doc)
+        keep, raw = verdict if isinstance(verdict, tuple) else (verdict, None)
+        if not keep:
+            return self.reason(raw)
+        if doc.text != text:
+            row[schema.TEXT] = doc.text
+            self.count_rewrite(text, doc.text)
+        return True
 
-    def count_rewrite(self, counters: dict[str, int], before: str, after: str) -> None:
-        counters[f"{self.name}_docs_modified"] = counters.get(f"{self.name}_docs_modified", 0) + 1
+    def count_rewrite(self, before: str, after: str) -> None:
+        self.count(f"{self.name}_docs_modified")
 
 
 class GopherQualityParams(HeuristicParams):
@@ -133,7 +116,6 @@ class GopherQualityStage(DatatroveFilterStage):
         "gopher_enough_stop_words": "few_stop_words",
     }
     reasons = tuple(f"gopher_quality_{r}" for r in reason_map.values())
-
 
 
 class GopherRepetitionParams(HeuristicParams):
@@ -204,10 +186,9 @@ class C4QualityStage(DatatroveFilterStage):
     }
     reasons = tuple(f"c4_quality_{r}" for r in reason_map.values())
 
-    def count_rewrite(self, counters: dict[str, int], before: str, after: str) -> None:
-        super().count_rewrite(counters, before, after)
-        removed = len(before.splitlines()) - len(after.splitlines())
-        counters["c4_quality_lines_removed"] = counters.get("c4_quality_lines_removed", 0) + max(removed, 0)
+    def count_rewrite(self, before: str, after: str) -> None:
+        super().count_rewrite(before, after)
+        self.count("c4_quality_lines_removed", max(len(before.splitlines()) - len(after.splitlines()), 0))
 
 
 class FineWebQualityParams(HeuristicParams):

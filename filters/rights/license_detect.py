@@ -12,7 +12,7 @@ from winnow.filters.rights.cc import license_from_name, license_from_url, most_r
 from winnow.filters.rights.html import is_html, json_ld_licenses, page_signals
 from winnow.pipeline import schema
 from winnow.pipeline.registry import register_stage
-from winnow.pipeline.stage import Outcome, Stage, StageParams, error_code, error_detail, set_column
+from winnow.pipeline.stage import DocumentAnnotator, StageParams
 
 # Meta tags whose content states a licence (Dublin Core and its variants, plain "license"/"rights").
 LICENSE_METAS = frozenset(
@@ -112,10 +112,11 @@ def decide(found: list[dict[str, Any]], plain_links: bool) -> tuple[str | None, 
 
 
 @register_stage(names.LICENSE_DETECT)
-class LicenseDetectStage(Stage):
+class LicenseDetectStage(DocumentAnnotator):
     """Annotates `license` and `license_evidence` from the row's HTML (`raw`) or PDF rights metadata."""
 
     Params = LicenseDetectParams
+    reads = (schema.RAW, schema.CONTENT_TYPE, schema.METADATA, schema.LICENSE)
     adds_columns = {schema.LICENSE: pa.string(), schema.LICENSE_EVIDENCE: pa.string()}
 
     def detect(
@@ -141,29 +142,6 @@ class LicenseDetectStage(Stage):
             evidence["source"] = "no_html"  # text-only input: nothing to inspect
         return license_id, evidence
 
-    def process(self, batch: pa.Table) -> Outcome:
-        n = batch.num_rows
-        cols = batch.column_names
-        get = lambda c: batch[c].to_pylist() if c in cols else [None] * n
-        raws, ctypes, metas, existing = (
-            get(schema.RAW),
-            get(schema.CONTENT_TYPE),
-            get(schema.METADATA),
-            get(schema.LICENSE),
-        )
-        licenses: list[str | None] = []
-        evidences: list[str | None] = []
-        errors: list[str | None] = [None] * n
-        details: list[str | None] = [None] * n
-        for i in range(n):
-            try:
-                lid, evidence = self.detect(raws[i], ctypes[i], metas[i], existing[i])
-                licenses.append(lid)
-                evidences.append(schema.metadata_json(evidence))
-            except Exception as exc:  # noqa: BLE001 - one hostile page fails alone
-                licenses.append(existing[i])
-                evidences.append(None)
-                errors[i], details[i] = error_code(self.name, exc), error_detail(exc)
-        out = set_column(batch, schema.LICENSE, pa.array(licenses, pa.string()))
-        out = set_column(out, schema.LICENSE_EVIDENCE, pa.array(evidences, pa.string()))
-        return Outcome.from_decisions(out, [None] * n, errors, details)
+    def annotate(self, row: dict) -> dict:
+        lid, ev = self.detect(row[schema.RAW], row[schema.CONTENT_TYPE], row[schema.METADATA], row[schema.LICENSE])
+        return {schema.LICENSE: lid, schema.LICENSE_EVIDENCE: schema.metadata_json(ev)}

@@ -14,7 +14,7 @@ from winnow.filters.rights.robots import DEFAULT_MAX_BYTES, host_of, path_of
 from winnow.filters.rights.sources import RightsSources, tdmrep_location_matches
 from winnow.pipeline import schema
 from winnow.pipeline.registry import register_stage
-from winnow.pipeline.stage import Outcome, Stage, StageParams, error_code, error_detail, set_column
+from winnow.pipeline.stage import DocumentAnnotator, StageParams
 
 # Crawlers that collect training data for AI models, as named in robots.txt files in the wild.
 DEFAULT_AGENTS = (
@@ -75,10 +75,11 @@ def _header(headers: dict[str, Any], name: str) -> str | None:
 
 
 @register_stage(names.OPTOUT)
-class OptoutStage(Stage):
+class OptoutStage(DocumentAnnotator):
     """Annotates `optout`, `optout_signals` and `optout_evidence`; the rights_policy stage decides."""
 
     Params = OptoutParams
+    reads = (schema.URL, schema.RAW, schema.CONTENT_TYPE, schema.METADATA)
     adds_columns = {names.OPTOUT_COLUMN: pa.bool_(), names.OPTOUT_SIGNALS: pa.string(), names.OPTOUT_EVIDENCE: pa.string()}
 
     def setup(self) -> None:
@@ -186,26 +187,6 @@ class OptoutStage(Stage):
                 fired.append(kind)
         return bool(fired), ",".join(fired) or None, evidence
 
-    def process(self, batch: pa.Table) -> Outcome:
-        n = batch.num_rows
-        cols = batch.column_names
-        get = lambda c: batch[c].to_pylist() if c in cols else [None] * n
-        urls, raws, ctypes, metas = get(schema.URL), get(schema.RAW), get(schema.CONTENT_TYPE), get(schema.METADATA)
-        flags: list[bool | None] = []
-        signals: list[str | None] = []
-        evidences: list[str | None] = []
-        errors: list[str | None] = [None] * n
-        details: list[str | None] = [None] * n
-        for i in range(n):
-            try:
-                flag, fired, evidence = self.check(urls[i], raws[i], ctypes[i], metas[i])
-            except Exception as exc:  # noqa: BLE001 - a hostile page or header fails its own row, not the batch
-                flag, fired, evidence = None, None, None
-                errors[i], details[i] = error_code(self.name, exc), error_detail(exc)
-            flags.append(flag)
-            signals.append(fired)
-            evidences.append(schema.metadata_json(evidence) if evidence is not None else None)
-        out = set_column(batch, names.OPTOUT_COLUMN, pa.array(flags, pa.bool_()))
-        out = set_column(out, names.OPTOUT_SIGNALS, pa.array(signals, pa.string()))
-        out = set_column(out, names.OPTOUT_EVIDENCE, pa.array(evidences, pa.string()))
-        return Outcome.from_decisions(out, [None] * n, errors, details)
+    def annotate(self, row: dict) -> dict:
+        flag, fired, ev = self.check(row[schema.URL], row[schema.RAW], row[schema.CONTENT_TYPE], row[schema.METADATA])
+        return {names.OPTOUT_COLUMN: flag, names.OPTOUT_SIGNALS: fired, names.OPTOUT_EVIDENCE: schema.metadata_json(ev)}
