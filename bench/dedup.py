@@ -274,20 +274,20 @@ def summary(runs: dict[str, list[dict]], n: int) -> None:
 def in_process(recs: list[dict], params: dict, tmp: str) -> tuple[list[str], dict]:
     """Fit and apply minhash_dedup in this process on two units; kept ids and the fit's stats."""
     from winnow.filters.dedup.fuzzy import MinhashDedupStage
-    from winnow.pipeline import schema, writers
+    from winnow.pipeline import parquet_io, schema
     from winnow.pipeline.corpus import Corpus
     from winnow.pipeline.executors import LocalExecutor
 
     units = {}
     for u in range(2):
         units[f"{u:05d}"] = path = f"{tmp}/u{u}.parquet"
-        writers.write_parquet(
+        parquet_io.write_parquet(
             path, schema.documents_from_records([{"id": r["id"], "text": r["text"]} for r in recs[u::2]])
         )
     stage = MinhashDedupStage(**params)
     stage.state_dir = f"{tmp}/state"
     stage.fit(Corpus(units=units, state_dir=stage.state_dir, executor=LocalExecutor(), memory_budget_mb=512))
-    kept = [i for u, p in units.items() for i in stage.apply(writers.read_parquet(p), u).kept[schema.ID].to_pylist()]
+    kept = [i for u, p in units.items() for i in stage.apply(parquet_io.read_parquet(p), u).kept[schema.ID].to_pylist()]
     return kept, json.loads(Path(f"{tmp}/state/fit_stats.json").read_text())
 
 

@@ -62,7 +62,8 @@ def main() -> None:
 
     from tokenizers import Tokenizer as HFTokenizer
 
-    from winnow.pipeline.tokenize import Tokenizer, build_pools, train_tokenizer
+    from winnow.pipeline.tokens.tokenizer import Tokenizer, train_tokenizer
+    from winnow.pipeline.tokens.pools import build_pools
 
     docs = load_texts(args.mb)
     texts = [d["text"] for d in docs]

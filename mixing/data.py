@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from winnow.mixing.config import MixConfig
-from winnow.pipeline.tokenize import DEFAULT_DOMAIN, Tokenizer, TokenPool, build_pools, train_tokenizer
+from winnow.pipeline.tokens.tokenizer import Tokenizer, train_tokenizer
+from winnow.pipeline.tokens.pools import DEFAULT_DOMAIN, TokenPool, build_pools
 from winnow.pipeline.tokens.documents import document_batches, document_files, inputs_hash
 
 log = logging.getLogger("winnow.mix")

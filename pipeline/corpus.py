@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import pyarrow as pa
 
-from winnow.pipeline import writers
+from winnow.pipeline import parquet_io
 
 
 @dataclass
@@ -19,7 +19,7 @@ class Corpus:
     num_cpus: int = 1
 
     def read(self, unit: str, columns: list[str] | None = None) -> pa.Table:
-        return writers.read_parquet(self.units[unit], columns)
+        return parquet_io.read_parquet(self.units[unit], columns)
 
     def map(self, fn: Callable, extra_args: tuple = (), resources: dict | None = None) -> dict[str, Any]:
         """Run `fn(unit_key, unit_path, *extra_args)` for every unit, in parallel where the executor can."""

@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from winnow.pipeline import schema, storage, writers
+from winnow.pipeline import parquet_io, schema, storage
 
 MAX_ROWS = 200_000  # rows read for distributions; a crawl-sized run is summarised from a sample of files
 SAMPLES_PER_REASON = 2
@@ -106,12 +106,12 @@ def _read(folder: str, skip: tuple[str, ...] = HEAVY_COLUMNS) -> pa.Table | None
     for path in storage.list_files(folder, ".parquet"):
         fs, inner = storage.filesystem(path)
         names = pq.read_schema(inner, filesystem=fs).names
-        t = writers.read_parquet(path, [c for c in names if c not in skip])
+        t = parquet_io.read_parquet(path, [c for c in names if c not in skip])
         tables.append(t)
         rows += t.num_rows
         if rows >= MAX_ROWS:
             break
-    return writers.concat(tables) if tables else None
+    return parquet_io.concat(tables) if tables else None
 
 
 def _counts(table: pa.Table | None, column: str) -> Counter:
@@ -130,7 +130,7 @@ def _kept_samples(folder: str) -> pa.Table | None:
     files = storage.list_files(folder, ".parquet")
     if not files:
         return None
-    t = writers.read_parquet(files[0])
+    t = parquet_io.read_parquet(files[0])
     step = max(1, t.num_rows // 3)
     return t.take(list(range(0, min(t.num_rows, 3 * step), step))).drop_columns([schema.METADATA])
 

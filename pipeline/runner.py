@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from winnow.pipeline import storage, writers
+from winnow.pipeline import parquet_io, storage
 from winnow.pipeline.accounting import check_funnel, merge_counts
 from winnow.pipeline.config import PipelineConfig
 from winnow.pipeline.corpus import Corpus
@@ -252,7 +252,7 @@ def _finish(config, layout: Layout, segments, units, per_segment_results, wall: 
     docs_files = storage.list_files(layout.documents, ".parquet")
     rej_files = storage.list_files(layout.rejected, ".parquet")
     err_files = storage.list_files(layout.errors, ".parquet")
-    n_docs, n_rej, n_err = writers.count_rows(docs_files), writers.count_rows(rej_files), writers.count_rows(err_files)
+    n_docs, n_rej, n_err = parquet_io.count_rows(docs_files), parquet_io.count_rows(rej_files), parquet_io.count_rows(err_files)
     problems = check_funnel(funnel, n_docs, n_rej, n_err)
     fit_seconds = {}
     for seg in segments:

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from winnow.pipeline import schema, storage, writers
+from winnow.pipeline import parquet_io, schema, storage
 from winnow.pipeline.accounting import StageCount
 from winnow.pipeline.config import PipelineConfig
 from winnow.pipeline.readers.base import READ_STAGE, detect_format
@@ -230,7 +230,7 @@ def _rejoin(kept: pa.Table, bypass: pa.Table, declared: dict[str, pa.DataType]) 
         if name not in bypass.column_names:
             bypass = bypass.append_column(name, pa.nulls(bypass.num_rows, kept.schema.field(name).type))
     bypass = bypass.select(kept.column_names)
-    return pa.concat_tables([writers.normalise(kept), writers.normalise(bypass)], promote_options="permissive")
+    return pa.concat_tables([parquet_io.normalise(kept), parquet_io.normalise(bypass)], promote_options="permissive")
 
 
 def _final_columns(table: pa.Table) -> pa.Table:
@@ -281,9 +281,9 @@ class _Sinks:
 
     def __init__(self, layout: Layout, segment: Segment, unit: Unit, last: bool, keep_text: bool):
         suffix = f"s{segment.index}-{unit.key}.parquet"
-        self.kept = writers.PartWriter(layout.kept_path(segment.index, unit.key, last))
-        self.rejected = writers.PartWriter(storage.join(layout.rejected, f"part-{suffix}"))
-        self.errors = writers.PartWriter(storage.join(layout.errors, f"part-{suffix}"))
+        self.kept = parquet_io.PartWriter(layout.kept_path(segment.index, unit.key, last))
+        self.rejected = parquet_io.PartWriter(storage.join(layout.rejected, f"part-{suffix}"))
+        self.errors = parquet_io.PartWriter(storage.join(layout.errors, f"part-{suffix}"))
         self.keep_text = keep_text
         self.sampled: dict[str, int] = {}
 

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from winnow.pipeline import schema, storage, writers
+from winnow.pipeline import parquet_io, schema, storage
 
 # Columns of the group files (input of the survivor step) and of the per-unit member files.
 GROUP, UNIT, SCORE = "group", "unit", "score"
@@ -115,7 +115,7 @@ class SpillWriter:
     def flush(self) -> None:
         for part, tables in sorted(self._buf.items()):
             path = storage.join(self.base, part, f"{self.name}-{self._chunk:04d}.parquet")
-            writers.write_parquet(path, pa.concat_tables(tables))
+            parquet_io.write_parquet(path, pa.concat_tables(tables))
             self.files += 1
         self._buf.clear()
         self._bytes = 0
@@ -127,7 +127,7 @@ def read_dir(path: str, columns: list[str] | None = None) -> pa.Table | None:
     files = storage.list_files(path, ".parquet")
     if not files:
         return None
-    return pa.concat_tables([writers.read_parquet(f, columns) for f in files])
+    return pa.concat_tables([parquet_io.read_parquet(f, columns) for f in files])
 
 
 def iter_batches(path: str, columns: list[str], batch_rows: int) -> Iterator[pa.Table]:
@@ -204,7 +204,7 @@ def survivor_task(groups_dir: str, members_dir: str, q: int) -> dict:
         keys = sorted(set(units))
         index = {k: i for i, k in enumerate(keys)}
         for i, part in split_rows(members.drop_columns([UNIT]), np.array([index[u] for u in units])):
-            writers.write_parquet(storage.join(members_dir, f"u{keys[i]}", f"q{q:04d}.parquet"), part)
+            parquet_io.write_parquet(storage.join(members_dir, f"u{keys[i]}", f"q{q:04d}.parquet"), part)
     out["peak_rss_mb"] = peak_rss_mb()
     return out
 

@@ -27,7 +27,7 @@ from winnow.filters.dedup.common import (
     split_rows,
     survivor_task,
 )
-from winnow.pipeline import schema, storage, writers
+from winnow.pipeline import parquet_io, schema, storage
 from winnow.pipeline.corpus import Corpus
 from winnow.pipeline.registry import register_stage
 from winnow.pipeline.stage import GlobalStage, Outcome, StageParams, set_column
@@ -121,7 +121,7 @@ class KeyDedupStage(GlobalStage):
     def fit(self, corpus: Corpus) -> None:
         assert self.state_dir is not None
         budget = Budget(corpus.memory_budget_mb, corpus.num_cpus)
-        rows = writers.count_rows([corpus.units[u] for u in sorted(corpus.units)])
+        rows = parquet_io.count_rows([corpus.units[u] for u in sorted(corpus.units)])
         n_parts = budget.partitions(rows * BYTES_PER_GROUP_ROW, self.params.partitions)
         batch_rows = budget.batch_rows(4096)
         groups_dir = storage.join(self.state_dir, "groups")

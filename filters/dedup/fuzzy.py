@@ -39,7 +39,7 @@ from winnow.filters.dedup.common import (
 )
 from winnow.filters.dedup.components import connected_components, unique_pairs, write_edges
 from winnow.filters.dedup.signatures import band_keys, text_signatures
-from winnow.pipeline import schema, storage, writers
+from winnow.pipeline import parquet_io, schema, storage
 from winnow.pipeline.corpus import Corpus
 from winnow.pipeline.registry import register_stage
 from winnow.pipeline.stage import GlobalStage, Outcome, StageParams, set_column
@@ -124,9 +124,9 @@ def sign_task(unit: str, path: str, offset: int, p: dict, state_dir: str, n_part
         for q, part in split_rows(table, partition_of(k, n_parts)):
             buckets.add(f"p{q:04d}", part)
     buckets.flush()
-    writers.write_parquet(
+    parquet_io.write_parquet(
         storage.join(state_dir, "meta", f"u{unit}.parquet"),
-        writers.concat(metas)
+        parquet_io.concat(metas)
         if metas
         else pa.table(
             {
@@ -137,7 +137,7 @@ def sign_task(unit: str, path: str, offset: int, p: dict, state_dir: str, n_part
         ),
     )
     if sigs:
-        writers.write_parquet(storage.join(state_dir, "sigs", f"u{unit}.parquet"), pa.concat_tables(sigs))
+        parquet_io.write_parquet(storage.join(state_dir, "sigs", f"u{unit}.parquet"), pa.concat_tables(sigs))
     return {"rows": seen, "peak_rss_mb": peak_rss_mb()}
 
 
@@ -158,14 +158,14 @@ def bucket_task(state_dir: str, q: int, offsets: list[int], unit_keys: list[str]
     if verify:
         table = pa.table({"a": pa.array(a, pa.int64()), "b": pa.array(b, pa.int64())})
         for u, part in split_rows(table, unit_index(offsets, a)):
-            writers.write_parquet(storage.join(state_dir, "cand", f"u{unit_keys[u]}", f"p{q:04d}.parquet"), part)
+            parquet_io.write_parquet(storage.join(state_dir, "cand", f"u{unit_keys[u]}", f"p{q:04d}.parquet"), part)
     else:
         write_edges(storage.join(state_dir, "cc"), 0, f"p{q:04d}", a, b, n_parts, both=True)
     return {"candidates": len(a), "peak_rss_mb": peak_rss_mb()}
 
 
 def _unit_sigs(state_dir: str, unit: str, num_perm: int) -> tuple[np.ndarray, np.ndarray]:
-    t = writers.read_parquet(storage.join(state_dir, "sigs", f"u{unit}.parquet"))
+    t = parquet_io.read_parquet(storage.join(state_dir, "sigs", f"u{unit}.parquet"))
     return t["gid"].to_numpy(), _sig_matrix(t["sig"], num_perm)
 
 
@@ -178,7 +178,7 @@ def verify_out_task(unit: str, state_dir: str, offsets: list[int], unit_keys: li
     gids, sig = _unit_sigs(state_dir, unit, num_perm)
     table = pa.table({"a": pa.array(a), "b": pa.array(b), "sig_a": _sig_column(sig[np.searchsorted(gids, a)])})
     for u, part in split_rows(table, unit_index(offsets, b)):
-        writers.write_parquet(storage.join(state_dir, "cand2", f"u{unit_keys[u]}", f"from-u{unit}.parquet"), part)
+        parquet_io.write_parquet(storage.join(state_dir, "cand2", f"u{unit_keys[u]}", f"from-u{unit}.parquet"), part)
     return {"peak_rss_mb": peak_rss_mb()}
 
 
@@ -200,7 +200,7 @@ def attach_task(unit: str, state_dir: str, offset: int, n_parts: int) -> dict:
     labels = read_dir(storage.join(state_dir, "labels", f"u{unit}"))
     if labels is None:
         return {"peak_rss_mb": peak_rss_mb()}
-    meta = writers.read_parquet(storage.join(state_dir, "meta", f"u{unit}.parquet"))
+    meta = parquet_io.read_parquet(storage.join(state_dir, "meta", f"u{unit}.parquet"))
     rows = pa.array(labels["gid"].to_numpy() - offset)
     root = labels["root"].to_numpy()
     table = pa.table(
@@ -212,7 +212,7 @@ def attach_task(unit: str, state_dir: str, offset: int, n_parts: int) -> dict:
         }
     )
     for q, part in split_rows(table, partition_of(root, n_parts)):
-        writers.write_parquet(storage.join(state_dir, "groups", f"q{q:04d}", f"u{unit}.parquet"), part)
+        parquet_io.write_parquet(storage.join(state_dir, "groups", f"q{q:04d}", f"u{unit}.parquet"), part)
     return {"peak_rss_mb": peak_rss_mb()}
 
 
@@ -239,7 +239,7 @@ class MinhashDedupStage(GlobalStage):
         p, sd = self.params, self.state_dir
         budget = Budget(corpus.memory_budget_mb, corpus.num_cpus)
         unit_keys = sorted(corpus.units)
-        counts = [writers.count_rows([corpus.units[u]]) for u in unit_keys]
+        counts = [parquet_io.count_rows([corpus.units[u]]) for u in unit_keys]
         offsets = [0] + np.cumsum(counts).tolist()
         total = offsets[-1]
         # bucket records: 16 bytes × bands per document; signatures and edges are smaller than that
@@ -283,7 +283,7 @@ class MinhashDedupStage(GlobalStage):
 
     def _unit_status(self, unit: str) -> dict[str, int]:
         if self._status[0] != unit:
-            t = writers.read_parquet(storage.join(self.state_dir, "meta", f"u{unit}.parquet"))
+            t = parquet_io.read_parquet(storage.join(self.state_dir, "meta", f"u{unit}.parquet"))
             status = {i: s for i, s in zip(t[schema.ID].to_pylist(), t["status"].to_pylist()) if s != OK}
             self._status = (unit, status)
         return self._status[1]

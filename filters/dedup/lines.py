@@ -26,7 +26,7 @@ from winnow.filters.dedup.common import (
     peak_rss_mb,
     read_dir,
 )
-from winnow.pipeline import schema, storage, writers
+from winnow.pipeline import parquet_io, schema, storage
 from winnow.pipeline.corpus import Corpus
 from winnow.pipeline.registry import register_stage
 from winnow.pipeline.stage import GlobalStage, Outcome, StageParams, set_column
@@ -78,7 +78,7 @@ def repeated_task(state_dir: str, q: int, min_docs: int) -> dict:
         return {"repeated": 0, "peak_rss_mb": peak_rss_mb()}
     h, n = np.unique(t["h"].to_numpy(), return_counts=True)
     rep = n >= min_docs
-    writers.write_parquet(
+    parquet_io.write_parquet(
         storage.join(state_dir, "repeated", f"p{q:04d}.parquet"),
         pa.table({"h": pa.array(h[rep]), "docs": pa.array(n[rep])}),
     )
@@ -104,7 +104,7 @@ class LineDedupStage(GlobalStage):
         assert self.state_dir is not None
         p = self.params
         budget = Budget(corpus.memory_budget_mb, corpus.num_cpus)
-        total = sum(writers.count_rows([corpus.units[u]]) for u in corpus.units)
+        total = sum(parquet_io.count_rows([corpus.units[u]]) for u in corpus.units)
         n_parts = budget.partitions(total * 8 * 50, p.partitions)  # ~50 distinct lines per document
         corpus.map(count_task, (p.model_dump(), self.state_dir, n_parts, budget.batch_rows(8192), budget.spill_bytes))
         res = corpus.map_items(repeated_task, [(self.state_dir, q, p.min_docs) for q in range(n_parts)])

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from winnow.pipeline import storage, writers
+from winnow.pipeline import parquet_io, storage
 from winnow.pipeline.registry import register_stage
 from winnow.pipeline.stage import GlobalStage, Outcome, Stage, StageParams
 
@@ -73,7 +73,7 @@ def _unit_scores(unit: str, path: str, column: str) -> np.ndarray:
     if not storage.exists(path):
         return np.empty(0, np.float64)
     try:
-        table = writers.read_parquet(path, [column])  # only the score column: fit reads little
+        table = parquet_io.read_parquet(path, [column])  # only the score column: fit reads little
     except (KeyError, pa.ArrowInvalid):
         return np.empty(0, np.float64)  # no such column here; apply() reports it per document
     values = pc.drop_null(pc.cast(table[column], pa.float64())).to_numpy()

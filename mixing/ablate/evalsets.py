@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from winnow.mixing.ablate.benchmarks import Benchmark
 from winnow.mixing.ablate.pools import encode
-from winnow.pipeline.tokenize import Tokenizer
+from winnow.pipeline.tokens.tokenizer import Tokenizer
 
 CHARS_PER_WINDOW = 16  # a held-out document is cut to seq_len * 16 characters (~5 windows): many short items
 # score with less variance than a few long ones

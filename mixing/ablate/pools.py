@@ -12,7 +12,7 @@ import uuid
 import numpy as np
 from winnow.mixing.ablate.variants import Docs, Variant
 from winnow.mixing.data import TOKENIZER_SAMPLE_BYTES
-from winnow.pipeline.tokenize import Tokenizer, train_tokenizer
+from winnow.pipeline.tokens.tokenizer import Tokenizer, train_tokenizer
 
 log = logging.getLogger("winnow.ablate")
 

@@ -15,7 +15,7 @@ from winnow.mixing.ablate.heldout import OverlapIndex
 from winnow.mixing.ablate.sources import read_source
 from winnow.mixing.ablate.variants import Docs, Variant
 from winnow.mixing.data import is_heldout
-from winnow.pipeline.tokenize import Tokenizer
+from winnow.pipeline.tokens.tokenizer import Tokenizer
 
 MIN_SLICE_ITEMS = 3  # a slice with fewer items says nothing about a corpus
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyarrow as pa
 from winnow.mixing.ablate.config import AblateInputError
 from winnow.pipeline import schema, storage
-from winnow.pipeline.tokenize import DEFAULT_DOMAIN
+from winnow.pipeline.tokens.pools import DEFAULT_DOMAIN
 from winnow.pipeline.tokens.documents import document_batches, document_files
 
 BASE = (schema.ID, schema.TEXT, schema.DOMAIN)

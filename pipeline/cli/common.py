@@ -65,7 +65,7 @@ class JobOptions:
         from winnow.pipeline.config import ConfigError, parse_set
         from winnow.pipeline.executors import ClusterError
         from winnow.pipeline.storage import InputError
-        from winnow.pipeline.tokenize import TokenizerError
+        from winnow.pipeline.tokens.tokenizer import TokenizerError
 
         setup_logging(self.verbose)
         path = config_path(self.config, self.recipe)

@@ -20,7 +20,7 @@ def inspect(
     chars: int = typer.Option(300, "--chars", help="Characters of text to show per document."),
 ) -> None:
     """Show the funnel and sample documents: kept by default, dropped/failed with --stage/--reason."""
-    from winnow.pipeline import storage, writers
+    from winnow.pipeline import parquet_io, storage
     from winnow.pipeline.cli.common import funnel_table
     from winnow.pipeline.report import skipped_by_type, summary_line
 
@@ -41,10 +41,10 @@ def inspect(
     else:
         folder, label = "rejected", "dropped"
     files = storage.list_files(storage.join(out, folder), ".parquet")
-    tables = [writers.read_parquet(f) for f in files]
+    tables = [parquet_io.read_parquet(f) for f in files]
     if folder == "rejected":
         errs = storage.list_files(storage.join(out, "errors"), ".parquet")
-        tables_err = [writers.read_parquet(f) for f in errs]
+        tables_err = [parquet_io.read_parquet(f) for f in errs]
     else:
         tables_err = []
     shown = 0

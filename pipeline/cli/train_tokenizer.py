@@ -19,7 +19,7 @@ def train_tokenizer_command(
 ) -> None:
     """Train a byte-level BPE (every byte encodable, EOS as a special token) and write DIR/tokenizer.json."""
     from winnow.pipeline.storage import InputError
-    from winnow.pipeline.tokenize import Tokenizer, train_tokenizer
+    from winnow.pipeline.tokens.tokenizer import Tokenizer, train_tokenizer
 
     try:
         path = train_tokenizer(input, vocab_size, output, eos_token=eos_token)

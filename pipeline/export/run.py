@@ -18,8 +18,9 @@ from winnow.pipeline import storage
 from winnow.pipeline.config import ConfigError
 import winnow.pipeline.export.formats as formats
 from winnow.pipeline.export.config import ExportConfig, load_weights
-from winnow.pipeline.export.mix import MixError, check_shares, default_budget, interleave, normalise, pack, plan_mix
-from winnow.pipeline.tokenize import DEFAULT_DOMAIN, Tokenizer, TokenizerError, build_pools, train_tokenizer
+from winnow.pipeline.export.blend import MixError, check_shares, default_budget, interleave, normalise, pack, plan_mix
+from winnow.pipeline.tokens.tokenizer import Tokenizer, TokenizerError, train_tokenizer
+from winnow.pipeline.tokens.pools import DEFAULT_DOMAIN, build_pools
 from winnow.pipeline.tokens.documents import document_files, domains_in, inputs_hash
 
 MANIFEST = "manifest.json"

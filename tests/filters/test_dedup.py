@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from winnow.filters.dedup.exact import ExactDedupStage, UrlDedupStage, normalise_url
 from winnow.filters.dedup.lines import LineDedupStage
-from winnow.pipeline import schema, writers
+from winnow.pipeline import parquet_io, schema
 from winnow.pipeline.corpus import Corpus
 from winnow.pipeline.executors import LocalExecutor
 from winnow.pipeline.stage import REASON_COLUMN, GlobalStage, Outcome
@@ -21,11 +21,11 @@ def fit_apply(stage: GlobalStage, tmp_path: Path, records: list[dict], n_units: 
     units = {}
     for u in range(n_units):
         path = tmp_path / f"unit{u}.parquet"
-        writers.write_parquet(str(path), schema.documents_from_records(records[u::n_units]))
+        parquet_io.write_parquet(str(path), schema.documents_from_records(records[u::n_units]))
         units[f"{u:05d}"] = str(path)
     stage.state_dir = str(tmp_path / "state")
     stage.fit(Corpus(units=units, state_dir=stage.state_dir, executor=LocalExecutor(), memory_budget_mb=budget_mb))
-    return {u: stage.apply(writers.read_parquet(p), u) for u, p in units.items()}
+    return {u: stage.apply(parquet_io.read_parquet(p), u) for u, p in units.items()}
 
 
 def merged(outcomes: dict[str, Outcome]) -> tuple[pa.Table, dict[str, str], dict[str, int]]:

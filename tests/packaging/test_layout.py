@@ -46,7 +46,7 @@ def test_every_registered_stage_and_reader_is_an_entry_point():
 
 def test_engine_core_imports_no_capability():
     core = ["runner", "config", "units", "registry", "stage", "report", "plan", "executors", "readers", "cli",
-            "export", "tokenize", "recipes"]
+            "export", "tokens", "recipes"]
     code = (
         "import sys\n"
         + "".join(f"import winnow.pipeline.{m}\n" for m in core)

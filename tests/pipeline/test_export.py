@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from tests.conftest import require_module
-from winnow.pipeline import writers
+from winnow.pipeline import parquet_io
 from winnow.pipeline.config import ConfigError
 from winnow.pipeline.export import ExportError, load_export_config, read_flat, read_megatron, run_export
-from winnow.pipeline.tokenize import Tokenizer, train_tokenizer
+from winnow.pipeline.tokens.tokenizer import Tokenizer, train_tokenizer
 
 DOMAINS = {"wiki": 14, "code": 10, "web": 8}  # documents taken from each shared domain file
 
@@ -44,8 +44,8 @@ def corpus(tmp_path_factory, shared_data):
                         "metadata": "{}",
                     }
                 )
-    writers.write_parquet(str(root / "run" / "documents" / "part-00000.parquet"), pa.Table.from_pylist(rows[::2]))
-    writers.write_parquet(str(root / "run" / "documents" / "part-00001.parquet"), pa.Table.from_pylist(rows[1::2]))
+    parquet_io.write_parquet(str(root / "run" / "documents" / "part-00000.parquet"), pa.Table.from_pylist(rows[::2]))
+    parquet_io.write_parquet(str(root / "run" / "documents" / "part-00001.parquet"), pa.Table.from_pylist(rows[1::2]))
     train_tokenizer(str(root / "run"), 700, str(root / "tok"))
     return {"root": root, "run": str(root / "run"), "tok": str(root / "tok"), "rows": rows}
 

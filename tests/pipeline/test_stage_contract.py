@@ -59,7 +59,7 @@ def test_domain_scope_bypasses_rows_and_writer_unifies_columns(tmp_path):
     import pyarrow.parquet as pq
 
     from winnow.pipeline.stage import split_by_scope
-    from winnow.pipeline.writers import PartWriter
+    from winnow.pipeline.parquet_io import PartWriter
 
     batch = schema.documents_from_records(
         [{"id": "1", "text": "x", "domain": "code"}, {"id": "2", "text": "y", "domain": "web"}])

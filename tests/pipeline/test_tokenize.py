@@ -9,8 +9,9 @@ import os
 import pyarrow as pa
 import pytest
 
-from winnow.pipeline import writers
-from winnow.pipeline.tokenize import Tokenizer, TokenizerError, build_pools, train_tokenizer
+from winnow.pipeline import parquet_io
+from winnow.pipeline.tokens.tokenizer import Tokenizer, TokenizerError, train_tokenizer
+from winnow.pipeline.tokens.pools import build_pools
 from winnow.pipeline.tokens.tiktoken_bpe import fast_encoder
 
 DOCS = [
@@ -144,7 +145,7 @@ def test_pools_are_cached_and_keyed_by_exclusions(tokenizer_dir, docs_jsonl, tmp
 
 def test_pools_from_a_run_output_directory(tokenizer_dir, tmp_path):
     table = pa.Table.from_pylist([{**d, "metadata": "{}"} for d in DOCS])
-    writers.write_parquet(str(tmp_path / "run" / "documents" / "part-00000.parquet"), table)
+    parquet_io.write_parquet(str(tmp_path / "run" / "documents" / "part-00000.parquet"), table)
     tok = Tokenizer.load(tokenizer_dir)
     pools = build_pools(str(tmp_path / "run"), tok, str(tmp_path / "cache"), domains=["code"])
     assert list(pools) == ["code"] and pools["code"].doc_ids == ["c1", "c2"]

@@ -95,9 +95,9 @@ if "test_min_chars" not in STAGES:
 def _hash_unit(unit_key: str, path: str):
     import hashlib
 
-    from winnow.pipeline import writers
+    from winnow.pipeline import parquet_io
 
-    t = writers.read_parquet(path, [schema.ID, schema.TEXT])
+    t = parquet_io.read_parquet(path, [schema.ID, schema.TEXT])
     return [(hashlib.sha1((x or "").encode()).hexdigest(), i) for i, x in zip(t[schema.ID].to_pylist(), t[schema.TEXT].to_pylist())]
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from winnow.pipeline.tokenize import TokenPool
+from winnow.pipeline.tokens.pools import TokenPool
 
 
 class MixError(ValueError):
