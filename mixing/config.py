@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from winnow.pipeline.config import ConfigError, read_yaml_mapping, set_path, validation_message
+from winnow.pipeline.yaml_config import load_model
 
 
 class _Section(BaseModel):
@@ -131,28 +131,8 @@ class MixConfig(_Section):
         return self.cache_dir or os.path.join(self.output, "cache")
 
 
-def _keys_at(loc: tuple) -> str:
-    """The keys allowed in the section an error's location points into."""
-    model: type[BaseModel] = MixConfig
-    for part in loc[:-1]:
-        field = model.model_fields.get(str(part)) if isinstance(part, str) else None
-        ann = getattr(field, "annotation", None)
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            model = ann
-        elif str(part) == "targets" or isinstance(part, int):
-            model = TargetConfig
-    return ", ".join(model.model_fields)
-
-
 def load_mix_config(path: str | None = None, *, text: str | None = None, output: str | None = None,
                     overrides: dict[str, Any] | None = None) -> MixConfig:
-    """Read and validate a mixing config; every mistake raises ConfigError naming the key."""
-    raw = read_yaml_mapping(path, text, list(MixConfig.model_fields))
-    for dotted, value in (overrides or {}).items():  # `--set swarm.num_mixtures=8`: a mix config has no params
-        set_path(raw, dotted, value)
-    if output:
-        raw["output"] = output
-    try:
-        return MixConfig(**raw)
-    except ValidationError as exc:
-        raise ConfigError(validation_message(exc, _keys_at, root="(config)")) from None
+    """Read and validate a mixing config; a mix config has no params, so `--set` names a key (`swarm.num_mixtures`)."""
+    return load_model(MixConfig, path, text=text, output=output, overrides=overrides, params=False,
+                      keys_by_name=True, root="(config)")

@@ -1,27 +1,21 @@
-"""Config loading: YAML → validated pipeline config, with `${param}` substitution and one clear message per mistake."""
+"""The `winnow run` config: inputs, output, engine and stages, read by the shared YAML loader (`yaml_config`)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from winnow.pipeline.registry import READERS, STAGES, PluginError
 from winnow.pipeline.stage import Stage, StageParams
+from winnow.pipeline.yaml_config import ConfigError, apply_overrides, read_yaml_mapping, validate
+from winnow.pipeline.yaml_config import parse_set  # noqa: F401 (the commands import it from here)
 
 TOP_LEVEL_KEYS = ("inputs", "output", "params", "engine", "stages", "description")
-PARAM_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-class ConfigError(ValueError):
-    """A config mistake, with a message that names the key and what is allowed."""
 
 
 class EngineConfig(BaseModel):
@@ -96,137 +90,6 @@ class PipelineConfig:
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def validation_message(exc: ValidationError, allowed: Callable[[tuple], str], where: str = "",
-                       root: str = "(value)") -> str:
-    """One line per mistake, naming its key: unknown (with `allowed(loc)`, the keys allowed there), missing,
-    or an invalid value. Every Winnow config (run, mix, export) reports its mistakes this way."""
-    prefix = f"{where}: " if where else ""
-    lines = []
-    for err in exc.errors():
-        key = ".".join(str(x) for x in err["loc"]) or root
-        if err["type"] == "extra_forbidden":
-            lines.append(f"{prefix}unknown key {key!r}; allowed keys: {allowed(err['loc'])}")
-        elif err["type"] == "missing":
-            lines.append(f"{prefix}missing required key {key!r}")
-        else:
-            lines.append(f"{prefix}{key}: {err['msg']} (got {err.get('input')!r})")
-    return "\n".join(lines)
-
-
-def _format_validation(where: str, exc: ValidationError, model: type[BaseModel]) -> str:
-    common = ("only_domains", "skip_domains")  # every stage has them; list the stage's own keys first
-    names = [n for n in model.model_fields if n not in common] + [n for n in common if n in model.model_fields]
-    allowed = ", ".join(names) or "(no parameters)"
-    return validation_message(exc, lambda loc: allowed, where)
-
-
-def read_yaml_mapping(path: str | None, text: str | None, keys: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """The YAML mapping in a config file (or text), for every Winnow config: run, mix and export."""
-    if text is None:
-        if path is None or not os.path.isfile(path):
-            raise ConfigError(f"config file {path!r} does not exist")
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    try:
-        raw = yaml.safe_load(text)  # safe_load: a config can never construct Python objects
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path or 'config'}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path or 'config'}: expected a mapping with keys {', '.join(keys)}")
-    return raw
-
-
-def parse_set(items: list[str]) -> dict[str, Any]:
-    """`--set NAME=VALUE` pairs; VALUE is read as YAML, so numbers and booleans keep their type.
-
-    One convention for every command: NAME is a param (`${NAME}` in the config) or a dotted path to any
-    config key (`engine.batch_size`, `swarm.num_mixtures`; list items of stages by their name:
-    `stages.minhash_dedup.threshold`).
-    """
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected NAME=VALUE")
-        name, value = item.split("=", 1)
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", name):
-            raise ConfigError(f"--set {item!r}: {name!r} is neither a param name nor a dotted key")
-        out[name] = yaml.safe_load(value) if value else ""
-    return out
-
-
-def set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set `a.b.c` in a config mapping; a list of named items (stages) is indexed by their `name`."""
-    node: Any = raw
-    *parents, leaf = dotted.split(".")
-    for part in parents:
-        if isinstance(node, list):
-            node = next((x for x in node if isinstance(x, dict) and x.get("name") == part), None)
-            if node is None:
-                raise ConfigError(f"--set {dotted}: no stage named {part!r}")
-        else:
-            node = node.setdefault(part, {})
-        if not isinstance(node, (dict, list)):
-            raise ConfigError(f"--set {dotted}: {part!r} is not a section")
-    if isinstance(node, list):
-        raise ConfigError(f"--set {dotted}: {leaf!r} names a list item, not a key; add the key after it")
-    node[leaf] = value
-
-
-def split_overrides(raw: dict[str, Any], overrides: dict[str, Any] | None, builtins: dict[str, Any]) -> dict[str, Any]:
-    """Apply dotted `--set` keys to `raw`; return the plain ones, which must be params the config declares."""
-    params = dict(raw.get("params") or {})
-    plain = {}
-    for name, value in (overrides or {}).items():
-        if "." in name:
-            set_path(raw, name, value)
-        elif name in params or name in builtins:
-            plain[name] = value
-        else:
-            known = ", ".join(sorted(params)) or "(none)"
-            raise ConfigError(
-                f"--set {name}: this config has no param {name!r}; its params: {known} (a config key: --set a.b=VALUE)"
-            )
-    return plain
-
-
-def _substitute(value: Any, params: dict[str, Any], where: str, builtins: dict[str, Any], depth: int = 0) -> Any:
-    if isinstance(value, dict):
-        return {k: _substitute(v, params, f"{where}.{k}", builtins, depth) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_substitute(v, params, f"{where}[{i}]", builtins, depth) for i, v in enumerate(value)]
-    if not isinstance(value, str) or "${" not in value:
-        return value
-    if depth > 8:
-        raise ConfigError(f"{where}: params refer to each other in a circle ({value})")
-
-    def lookup(name: str) -> Any:
-        if name in params:  # a param may itself name a param (`model: ${demo_quality_model}`)
-            return _substitute(params[name], params, f"params.{name}", builtins, depth + 1)
-        if name in builtins:
-            v = builtins[name]
-            return v() if callable(v) else v
-        known = ", ".join(sorted(set(params) | set(builtins))) or "(none)"
-        raise ConfigError(f"{where}: unknown param ${{{name}}}; defined params: {known} (add it under params: or --set)")
-
-    whole = PARAM_RE.fullmatch(value)
-    if whole:  # a lone ${x} keeps the param's type (a list stays a list)
-        return lookup(whole.group(1))
-    return PARAM_RE.sub(lambda m: str(lookup(m.group(1))), value)
-
-
-def builtin_params(config_dir: str) -> dict[str, Any]:
-    def demo_dir() -> str:
-        from winnow.pipeline.demo import ensure_demo_corpus
-
-        return ensure_demo_corpus()
-
-    from winnow.pipeline.registry import PARAMS
-
-    # A param's module is imported only when a config uses it (`PARAMS[n]` loads its entry point).
-    lazy = {name: (lambda n=name: PARAMS[n]()) for name in PARAMS}
-    return {**lazy, "demo": demo_dir, "config_dir": config_dir}
-
-
 def _crawl_entry(entry: dict[str, Any], where: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """`{crawl: CC-MAIN-..., kind, segments, max_files, base}` → a path/format entry plus the crawl selection."""
     from winnow.pipeline.commoncrawl import DEFAULT_BASE, CrawlSource
@@ -266,12 +129,7 @@ def _load_config(
     unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))
     if unknown:
         raise ConfigError(f"unknown top-level key {unknown[0]!r}; allowed keys: {', '.join(TOP_LEVEL_KEYS)}")
-
-    if not isinstance(raw.get("params") or {}, dict):
-        raise ConfigError("params: expected a mapping of name: value")
-    config_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
-    builtins = builtin_params(config_dir)
-    params = {**(raw.get("params") or {}), **split_overrides(raw, overrides, builtins)}
+    params = apply_overrides(raw, path, overrides)
 
     # --input replaces the config's inputs before substitution, so an unused ${demo} is never built.
     raw_inputs = [{"path": p} for p in inputs] if inputs else raw.get("inputs")
@@ -281,7 +139,7 @@ def _load_config(
         raise ConfigError("inputs: expected a list of paths or {path: ..., format: ...} entries")
     specs: list[InputSpec] = []
     for i, entry in enumerate(raw_inputs):
-        entry = _substitute(entry, params, f"inputs[{i}]", builtins)
+        entry = params.substitute(entry, f"inputs[{i}]")
         if isinstance(entry, str):
             entry = {"path": entry}
         crawl = None
@@ -294,25 +152,19 @@ def _load_config(
         if fmt != "auto" and fmt not in READERS:
             raise ConfigError(f"inputs[{i}].format: unknown format {fmt!r}; allowed: auto, {', '.join(sorted(READERS))}")
         if fmt != "auto":
-            try:
-                READERS[fmt].Params(**entry)
-            except ValidationError as exc:
-                raise ConfigError(_format_validation(f"inputs[{i}] ({fmt} reader)", exc, READERS[fmt].Params)) from None
+            validate(READERS[fmt].Params, entry, f"inputs[{i}] ({fmt} reader)")
         specs.append(InputSpec(path=os.path.expanduser(path_value), format=fmt, options=entry, crawl=crawl))
 
-    out = output or _substitute(raw.get("output"), params, "output", builtins)
+    out = output or params.substitute(raw.get("output"), "output")
     if not out or not isinstance(out, str):
         raise ConfigError("output: no output directory; set output: or pass --output")
 
-    engine_raw = _substitute(dict(raw.get("engine") or {}), params, "engine", builtins)
+    engine_raw = params.substitute(dict(raw.get("engine") or {}), "engine")
     if address:
         engine_raw["address"] = address
     if executor:
         engine_raw["executor"] = executor
-    try:
-        engine = EngineConfig(**engine_raw)
-    except ValidationError as exc:
-        raise ConfigError(_format_validation("engine", exc, EngineConfig)) from None
+    engine = validate(EngineConfig, engine_raw, "engine")
 
     raw_stages = raw.get("stages") or []
     if not isinstance(raw_stages, list):
@@ -321,22 +173,18 @@ def _load_config(
     for i, entry in enumerate(raw_stages):
         if not isinstance(entry, dict) or "name" not in entry:
             raise ConfigError(f"stages[{i}]: expected a mapping with a 'name' key")
-        entry = _substitute(dict(entry), params, f"stages[{i}]", builtins)
+        entry = params.substitute(dict(entry), f"stages[{i}]")
         name = entry.pop("name")
         if name not in STAGES:
             raise ConfigError(f"stages[{i}]: unknown stage {name!r}; registered stages: {', '.join(sorted(STAGES))}")
-        cls = STAGES[name]
-        try:
-            stage_params = cls.Params(**entry)
-        except ValidationError as exc:
-            raise ConfigError(_format_validation(f"stages[{i}] ({name})", exc, cls.Params)) from None
-        stages.append(StageSpec(name=name, params=stage_params))
+        stages.append(StageSpec(name=name, params=validate(STAGES[name].Params, entry, f"stages[{i}] ({name})")))
     _check_columns(specs, stages)
     names = [s.name for s in stages]
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:
         raise ConfigError(f"stages: stage {dup!r} appears twice; stage names label the funnel and must be unique")
-    return PipelineConfig(inputs=specs, output=out, stages=stages, engine=engine, params=params, source_path=path)
+    return PipelineConfig(inputs=specs, output=out, stages=stages, engine=engine, params=params.values,
+                          source_path=path)
 
 
 def _input_columns(specs: list[InputSpec]) -> set[str] | None:

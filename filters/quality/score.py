@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pyarrow as pa
 from pydantic import field_validator
 
@@ -10,10 +9,10 @@ from winnow.filters.quality import model as qm
 from winnow.filters.quality.train import NAME_RE
 from winnow.pipeline import schema
 from winnow.pipeline.registry import register_stage
-from winnow.pipeline.stage import Outcome, Resources, Stage, StageParams, column_values, set_column
+from winnow.pipeline.stage import DocumentAnnotator, Outcome, Resources, StageParams
 
 EMPTY_COUNTER = "quality_score_empty"
-INVALID_UTF8 = "quality_score_invalid_utf8"
+INVALID_UTF8 = "quality_score_invalid_utf8"  # RowStage writes it: `<stage>_invalid_utf8`
 
 
 class QualityScoreParams(StageParams):
@@ -39,8 +38,10 @@ class QualityScoreParams(StageParams):
 
 
 @register_stage("quality_score")
-class QualityScoreStage(Stage):
-    """Adds `score_<scorer>` (P(high quality), 0..1); never drops. Blank texts get a null score."""
+class QualityScoreStage(DocumentAnnotator):
+    """Adds `score_<scorer>` (P(high quality), 0..1); never drops. Blank texts get a null score.
+
+    The base class fails a row whose text is not valid UTF-8 as `quality_score_invalid_utf8`."""
 
     Params = QualityScoreParams
     resources = Resources(cpus=1)
@@ -65,20 +66,11 @@ class QualityScoreStage(Stage):
         return {self.column: pa.float64()}
 
     def process(self, batch: pa.Table) -> Outcome:
-        self.ensure_setup()
-        texts, bad = column_values(batch, schema.TEXT)
-        model, label, max_chars = self.model, self.label, self.max_chars
-        predict = qm.positive_probability
-        scores = [None if i in bad else predict(model, t, label, max_chars) for i, t in enumerate(texts)]
-        empty = sum(1 for i, s in enumerate(scores) if s is None and i not in bad)
-        out = set_column(batch, self.column, pa.array(scores, pa.float64()))
-        counters = {EMPTY_COUNTER: empty} if empty else None
-        if not bad:
-            return Outcome(kept=out, counters=counters)
-        ids = batch[schema.ID].to_pylist()
-        errors = [INVALID_UTF8 if i in bad else None for i in range(batch.num_rows)]
-        details = [f"document {ids[i]}: text is not valid UTF-8 ({bad[i]})" if i in bad else None
-                   for i in range(batch.num_rows)]
-        outcome = Outcome.from_decisions(out, [None] * batch.num_rows, errors, details)
-        outcome.counters = counters
-        return outcome
+        self.ensure_setup()  # benchmarks and the unit loop call process() directly
+        return super().process(batch)
+
+    def annotate(self, row: dict) -> dict:
+        score = qm.positive_probability(self.model, row[schema.TEXT], self.label, self.max_chars)
+        if score is None:
+            self.count(EMPTY_COUNTER)
+        return {self.column: score}

@@ -6,15 +6,9 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from winnow.pipeline.config import (
-    PARAM_RE,
-    ConfigError,
-    builtin_params,
-    read_yaml_mapping,
-    set_path,
-    validation_message,
-)
+from pydantic import BaseModel, ConfigDict, Field
+
+from winnow.pipeline.yaml_config import ConfigError, load_model
 
 
 class AblateInputError(ValueError):
@@ -201,63 +195,9 @@ class AblateConfig(_Section):
             (a, b) for i, a in enumerate(names) for b in names[i + 1:]]
 
 
-def _substitute(value: Any, params: dict[str, Any], builtins: dict[str, Any], where: str) -> Any:
-    """`${name}` from params: or a built-in (`${demo}`: the demo corpus, built on first use)."""
-    if isinstance(value, dict):
-        return {k: _substitute(v, params, builtins, f"{where}.{k}" if where else k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_substitute(v, params, builtins, f"{where}[{i}]") for i, v in enumerate(value)]
-    if not isinstance(value, str) or "${" not in value:
-        return value
-
-    def lookup(name: str) -> Any:
-        if name in params:
-            return params[name]
-        if name in builtins:
-            return builtins[name]() if callable(builtins[name]) else builtins[name]
-        known = ", ".join(sorted(params)) or "(none)"
-        raise ConfigError(f"{where}: unknown param ${{{name}}}; defined params: {known}")
-
-    whole = PARAM_RE.fullmatch(value)
-    return lookup(whole.group(1)) if whole else PARAM_RE.sub(lambda m: str(lookup(m.group(1))), value)
-
-
-def _keys_at(loc: tuple) -> str:
-    model: type[BaseModel] = AblateConfig
-    sections = {"variants": VariantConfig, "references": ReferenceConfig, "benchmarks": BenchmarkConfig}
-    for part in loc[:-1]:
-        if isinstance(part, str) and part in sections:
-            model = sections[part]
-            continue
-        fld = model.model_fields.get(str(part)) if isinstance(part, str) else None
-        ann = getattr(fld, "annotation", None)
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            model = ann
-        elif str(part) == "top_percent":
-            model = TopPercentConfig
-    return ", ".join(model.model_fields)
-
-
 def load_ablate_config(path: str | None = None, *, text: str | None = None, output: str | None = None,
                        overrides: dict[str, Any] | None = None) -> AblateConfig:
-    """Read, substitute and validate an ablation config; every mistake raises ConfigError naming the key."""
-    raw = read_yaml_mapping(path, text, list(AblateConfig.model_fields))
-    params = raw.get("params") or {}
-    if not isinstance(params, dict):
-        raise ConfigError("params: expected a mapping of name: value")
-    for key, value in (overrides or {}).items():
-        if "." in key:  # `--set stats.bootstrap=500`, `--set variants.q90.where=...` (variants by name)
-            set_path(raw, key, value)
-        elif key in params:  # a param the config declares: `--set demo_run=out/demo2`
-            params[key] = value
-        else:  # a top-level key: `--set tier=cpu-m`
-            raw[key] = value
-    config_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
-    raw = {k: (v if k == "params" else _substitute(v, params, builtin_params(config_dir), k)) for k, v in raw.items()}
-    if output:
-        raw["output"] = output
-    try:
-        cfg = AblateConfig(**raw)
-    except ValidationError as exc:
-        raise ConfigError(validation_message(exc, _keys_at, root="(config)")) from None
-    return cfg.check()
+    """Read, substitute and validate an ablation config. `--set` names a param (`run=out/demo2`), a top-level key
+    (`tier=cpu-m`) or a dotted key (`variants.q90.where=...`, variants by name)."""
+    return load_model(AblateConfig, path, text=text, output=output, overrides=overrides, keys_by_name=True,
+                      root="(config)").check()

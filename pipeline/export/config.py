@@ -1,4 +1,4 @@
-"""The export config: YAML with `${param}` substitution, validated by pydantic; each mistake is a clear ConfigError."""
+"""The `winnow export` config (its model; the shared YAML loader reads it) and the weights it mixes by."""
 
 from __future__ import annotations
 
@@ -6,16 +6,9 @@ import os
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from winnow.pipeline.config import (
-    ConfigError,
-    _format_validation,
-    _substitute,
-    builtin_params,
-    read_yaml_mapping,
-    split_overrides,
-)
+from winnow.pipeline.yaml_config import ConfigError, load_model
 
 
 class TokenizerConfig(BaseModel):
@@ -50,17 +43,8 @@ class ExportConfig(BaseModel):
 def load_export_config(
     path: str | None = None, *, text: str | None = None, output: str | None = None, overrides: dict | None = None
 ) -> ExportConfig:
-    raw = read_yaml_mapping(path, text, list(ExportConfig.model_fields))
-    builtins = builtin_params(os.path.dirname(os.path.abspath(path)) if path else os.getcwd())
-    params = {**(raw.get("params") or {}), **split_overrides(raw, overrides, builtins)}
-    resolved = {k: (v if k == "params" else _substitute(v, params, k, builtins)) for k, v in raw.items()}
-    resolved["params"] = params
-    if output:
-        resolved["output"] = output
-    try:
-        return ExportConfig(**resolved)
-    except ValidationError as exc:
-        raise ConfigError(_format_validation("export config", exc, ExportConfig)) from None
+    """Read an export config; `--set` names a param or a dotted key."""
+    return load_model(ExportConfig, path, text=text, output=output, overrides=overrides, where="export config")
 
 
 def load_weights(weights: str | dict[str, Any]) -> tuple[dict[str, float], str | None]:
