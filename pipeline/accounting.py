@@ -1,5 +1,6 @@
-"""The funnel: per-stage counts of documents and bytes in, kept, dropped by reason and failed by error,
-and, for the reader, the non-document records it skipped by type."""
+"""The books of a run: the funnel (per-stage counts of documents and bytes in, kept, dropped by reason and failed by
+error, and, for the reader, the non-document records it skipped by type) and the rows of rejected/ and errors/
+that stand behind every drop and failure it counts."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from winnow.pipeline import schema
-from winnow.pipeline.stage import ERROR_COLUMN, REASON_COLUMN, Outcome
+from winnow.pipeline import schema, storage
+from winnow.pipeline.stage import DETAIL_COLUMN, ERROR_COLUMN, REASON_COLUMN, Outcome
 
 
 @dataclass
@@ -135,3 +136,70 @@ def check_funnel(stages: list[StageCount], documents: int, rejected: int, errors
     if n_fail != errors:
         problems.append(f"stages failed {n_fail} but errors/ holds {errors} rows")
     return problems
+
+
+SAMPLE_TEXTS_PER_REASON = 3  # dropped texts kept per (stage, reason) and unit for the report, when not keeping all
+
+
+def _column(rows: pa.Table, name: str) -> pa.Array | pa.ChunkedArray:
+    # Rows may lack optional columns (a file that could not be read has no url and no text): null for them.
+    return rows[name] if name in rows.column_names else pa.nulls(rows.num_rows, pa.string())
+
+
+def _locators(rows: pa.Table, fallback: str | None) -> pa.Array:
+    """Each row's locator, read from its metadata (credentials removed); `fallback` where none was recorded."""
+    metas = rows[schema.METADATA].to_pylist() if schema.METADATA in rows.column_names else [None] * rows.num_rows
+    return pa.array([storage.redact(schema.locator_of(m) or fallback) for m in metas], pa.string())
+
+
+def _sampled_texts(texts: list[str | None], reasons: list[str], sampled: dict[str, int]) -> pa.Array:
+    """The first few texts of each reason, cut short; `sampled` carries the counts across a unit's batches."""
+    keep = []
+    for reason, text in zip(reasons, texts):
+        seen = sampled.get(reason, 0)
+        keep.append(text[:2000] if text is not None and seen < SAMPLE_TEXTS_PER_REASON else None)
+        sampled[reason] = seen + 1
+    return pa.array(keep, pa.string())
+
+
+def rejected_rows(dropped: pa.Table, stage: str, keep_text: bool, sampled: dict[str, int],
+                  fallback: str | None = None) -> pa.Table:
+    """rejected/ rows for a stage's dropped rows; `fallback` locates rows whose metadata names no locator."""
+    n = dropped.num_rows
+    reasons = dropped[REASON_COLUMN].to_pylist()
+    texts = _column(dropped, schema.TEXT)
+    if not keep_text:
+        texts = _sampled_texts(texts.to_pylist(), reasons, sampled)
+    return pa.table(
+        {
+            schema.ID: _column(dropped, schema.ID),
+            schema.LOCATOR: _locators(dropped, fallback),
+            schema.SOURCE: _column(dropped, schema.SOURCE),
+            schema.URL: _column(dropped, schema.URL),
+            schema.DOMAIN: _column(dropped, schema.DOMAIN),
+            schema.LANGUAGE: _column(dropped, schema.LANGUAGE),
+            schema.STAGE: pa.array([stage] * n, pa.string()),
+            schema.REASON: pa.array(reasons, pa.string()),
+            schema.TEXT: texts,
+            "bytes": pa.array(schema.row_bytes(dropped), pa.int64()),
+        },
+        schema=schema.REJECTED_SCHEMA,
+    )
+
+
+def error_rows(failed: pa.Table, stage: str, fallback: str | None = None) -> pa.Table:
+    """errors/ rows for a stage's failed rows, details redacted (an error may quote a URL with credentials)."""
+    details = failed[DETAIL_COLUMN] if DETAIL_COLUMN in failed.column_names else failed[ERROR_COLUMN]
+    return pa.table(
+        {
+            schema.ID: _column(failed, schema.ID),
+            schema.LOCATOR: _locators(failed, fallback),
+            schema.SOURCE: _column(failed, schema.SOURCE),
+            schema.URL: _column(failed, schema.URL),
+            schema.STAGE: pa.array([stage] * failed.num_rows, pa.string()),
+            schema.ERROR: failed[ERROR_COLUMN],
+            schema.DETAIL: pa.array([storage.redact(d) for d in details.to_pylist()], pa.string()),
+            "bytes": pa.array(schema.row_bytes(failed), pa.int64()),
+        },
+        schema=schema.ERRORS_SCHEMA,
+    )

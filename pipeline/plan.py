@@ -14,7 +14,8 @@ from typing import Any
 
 from winnow.pipeline import storage
 from winnow.pipeline.config import PipelineConfig
-from winnow.pipeline.runner import plan_units, run_pipeline
+from winnow.pipeline.planning import plan_units
+from winnow.pipeline.runner import run_pipeline
 
 # Assumptions that no sample on this machine can measure; each is printed with the estimate.
 RAY_STARTUP_S = 5.0  # PITFALLS.md: ray.init() on a small machine

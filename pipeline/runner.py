@@ -1,4 +1,5 @@
-"""Runs a pipeline: plans units and segments, skips finished work, fits global stages, writes stats and report."""
+"""Drives a run: plans units and segments, skips finished work, fits global stages, hands units to the executor,
+writes stats and report."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import json
 import logging
 import os
 import time
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -15,10 +15,12 @@ from winnow.pipeline.accounting import check_funnel, merge_counts
 from winnow.pipeline.config import PipelineConfig
 from winnow.pipeline.corpus import Corpus
 from winnow.pipeline.executors import ClusterError, make_executor
-from winnow.pipeline.readers.base import READ_STAGE, detect_format
-from winnow.pipeline.registry import READERS, STAGES
+from winnow.pipeline.layout import Layout
+from winnow.pipeline.planning import Segment, Unit, plan_segments, plan_units, segment_resources
+from winnow.pipeline.readers.base import READ_STAGE
+from winnow.pipeline.registry import STAGES
 from winnow.pipeline.stage import GlobalStage
-from winnow.pipeline.units import Layout, Segment, Unit, plan_segments, run_unit
+from winnow.pipeline.worker import run_unit
 
 log = logging.getLogger("winnow")
 
@@ -38,66 +40,14 @@ class RunResult:
         return not self.problems
 
 
-MIN_UNITS = 256  # small files are grouped only as far as this many units remain, to keep every core busy
-
-
-def _group_size(most: int, files: int) -> int:
-    """Files per unit for `files` small files: up to the reader's `most`, but never so many that fewer than
-    MIN_UNITS units remain (ten PDFs are ten units; a million are groups of 64). Depends on the inputs alone,
-    so a rerun plans the same units."""
-    return max(1, min(most, -(-files // MIN_UNITS)))
-
-
-def plan_units(config: PipelineConfig) -> list[Unit]:
-    """Units of work in a stable order (config order, then sorted within each glob): one per file, or groups of
-    consecutive small files of one format (`engine.files_per_unit`, else the reader's `files_per_unit`)."""
-    units: list[Unit] = []
-    seen: set[str] = set()
-    for spec in config.inputs:
-        if spec.crawl:
-            from winnow.pipeline.commoncrawl import CrawlSource, list_files
-
-            source = CrawlSource(**{**spec.crawl, "segments": tuple(spec.crawl.get("segments") or ())})
-            try:
-                paths = list_files(source)
-            except (OSError, ValueError) as exc:
-                raise storage.InputError(f"{source.listing_url}: {exc}") from None
-        else:
-            paths = storage.expand([spec.path])
-        options = tuple(sorted(spec.options.items()))
-        todo: list[tuple[str, str]] = []
-        for path in paths:
-            if path in seen:
-                continue
-            seen.add(path)
-            try:
-                todo.append((path, spec.format if spec.format != "auto" else detect_format(path)))
-            except ValueError as exc:
-                raise storage.InputError(str(exc)) from None
-        per_format = Counter(fmt for _, fmt in todo)
-        group: list[str] = []
-        group_fmt = ""
-        for path, fmt in todo:
-            limit = config.engine.files_per_unit or _group_size(READERS[fmt].files_per_unit, per_format[fmt])
-            if group and (fmt != group_fmt or len(group) >= limit):
-                units.append(Unit(len(units), tuple(group), spec.format, options))
-                group = []
-            group.append(path)
-            group_fmt = fmt
-        if group:
-            units.append(Unit(len(units), tuple(group), spec.format, options))
-    return units
-
-
 def _check_output(config: PipelineConfig, layout: Layout, overwrite: bool) -> None:
     """A rerun resumes only the same run; another config's output is refused unless overwriting."""
-    manifest = storage.join(layout.work, "run.json")
     fingerprint = config.fingerprint()
     if overwrite:
         for d in (layout.documents, layout.rejected, layout.errors, layout.work):
             storage.delete_dir(d)
-    elif storage.exists(manifest):
-        previous = json.loads(storage.read_bytes(manifest))
+    elif storage.exists(layout.manifest):
+        previous = json.loads(storage.read_bytes(layout.manifest))
         if previous.get("fingerprint") != fingerprint:
             raise RunError(
                 f"{config.output} holds a run of a different config (fingerprint {previous.get('fingerprint')}, "
@@ -105,16 +55,7 @@ def _check_output(config: PipelineConfig, layout: Layout, overwrite: bool) -> No
             )
     elif storage.list_files(layout.documents):
         raise RunError(f"{config.output} already holds documents/ from another tool or run; pass --overwrite")
-    storage.write_atomic(manifest, json.dumps({"fingerprint": fingerprint, "config": config.public_dict()}, indent=1, default=str).encode())
-
-
-def _segment_resources(segment: Segment) -> dict[str, float]:
-    cpus = max([STAGES[n].resources.cpus for n in segment.stage_names] or [1.0])
-    gpus = max([STAGES[n].resources.gpus for n in segment.stage_names] or [0.0])
-    res = {"num_cpus": cpus}
-    if gpus:
-        res["num_gpus"] = gpus
-    return res
+    storage.write_atomic(layout.manifest, json.dumps({"fingerprint": fingerprint, "config": config.public_dict()}, indent=1, default=str).encode())
 
 
 def run_pipeline(
@@ -139,22 +80,15 @@ def run_pipeline(
             last = segment.index == len(segments) - 1
             if segment.global_stage:
                 _fit_global(config, segment, units, layout, executor, progress)
-            results: dict[str, dict] = {}
-            todo = []
-            for unit in units:
-                marker = layout.marker(segment.index, unit.key)
-                if storage.exists(marker):
-                    results[unit.key] = json.loads(storage.read_bytes(marker))
-                    resumed += 1
-                else:
-                    todo.append(unit)
+            results, todo = _finished_units(layout, segment, units)
+            resumed += len(results)
             label = f"segment {segment.index}" if len(segments) > 1 else "units"
             done = len(results)
             if progress:
                 progress(label, done, len(units), None)
             items = ((config, segment, unit, last) for unit in todo)
             try:
-                for result in executor.imap_unordered(run_unit, items, _segment_resources(segment)):
+                for result in executor.imap_unordered(run_unit, items, segment_resources(segment)):
                     results[result["unit"]] = result
                     done += 1
                     if progress:
@@ -173,6 +107,19 @@ def run_pipeline(
     stats = _finish(config, layout, segments, units, per_segment_results, time.time() - started, resumed)
     problems = stats["problems"]
     return RunResult(stats=stats, output=config.output, problems=problems)
+
+
+def _finished_units(layout: Layout, segment: Segment, units: list[Unit]) -> tuple[dict[str, dict], list[Unit]]:
+    """The results a previous run left in its markers, by unit key, and the units that still have to run."""
+    results: dict[str, dict] = {}
+    todo = []
+    for unit in units:
+        marker = layout.marker(segment.index, unit.key)
+        if storage.exists(marker):
+            results[unit.key] = json.loads(storage.read_bytes(marker))
+        else:
+            todo.append(unit)
+    return results, todo
 
 
 def _unit_failure_message(exc: Exception) -> str:
@@ -217,7 +164,7 @@ class _LazyExecutor:
 
 def _fit_global(config, segment: Segment, units: list[Unit], layout: Layout, executor, progress) -> None:
     state_dir = layout.fit_dir(segment.index)
-    done_marker = storage.join(state_dir, "_SUCCESS")
+    done_marker = layout.fit_marker(segment.index)
     if storage.exists(done_marker):
         return
     stage = STAGES[segment.global_stage](next(s.params for s in config.stages if s.name == segment.global_stage))
@@ -245,19 +192,12 @@ def _fit_global(config, segment: Segment, units: list[Unit], layout: Layout, exe
         progress(f"fit {segment.global_stage}", 1, 1, None)
 
 
-def _finish(config, layout: Layout, segments, units, per_segment_results, wall: float, resumed: int) -> dict[str, Any]:
-    order = [READ_STAGE] + [s.name for s in config.stages]
-    per_unit = [r["stages"] for results in per_segment_results.values() for r in results.values()]
-    funnel = merge_counts(per_unit, order)
-    docs_files = storage.list_files(layout.documents, ".parquet")
-    rej_files = storage.list_files(layout.rejected, ".parquet")
-    err_files = storage.list_files(layout.errors, ".parquet")
-    n_docs, n_rej, n_err = parquet_io.count_rows(docs_files), parquet_io.count_rows(rej_files), parquet_io.count_rows(err_files)
-    problems = check_funnel(funnel, n_docs, n_rej, n_err)
+def _stage_entries(config, layout: Layout, segments, funnel) -> list[dict[str, Any]]:
+    """The funnel as stats.json lists it, each stage with what it says of itself and its fit time."""
     fit_seconds = {}
     for seg in segments:
         if seg.global_stage:
-            marker = storage.join(layout.fit_dir(seg.index), "_SUCCESS")
+            marker = layout.fit_marker(seg.index)
             if storage.exists(marker):
                 fit_seconds[seg.global_stage] = json.loads(storage.read_bytes(marker)).get("seconds", 0.0)
     described = {spec.name: spec.build().describe() for spec in config.stages}
@@ -269,8 +209,21 @@ def _finish(config, layout: Layout, segments, units, per_segment_results, wall: 
         if s.name in fit_seconds:
             d["fit_seconds"] = round(fit_seconds[s.name], 4)
         stage_dicts.append(d)
-    read = funnel[0]
     stage_dicts[0].setdefault("skipped", {})  # the reader's entry always has it, even when nothing was skipped
+    return stage_dicts
+
+
+def _finish(config, layout: Layout, segments, units, per_segment_results, wall: float, resumed: int) -> dict[str, Any]:
+    order = [READ_STAGE] + [s.name for s in config.stages]
+    per_unit = [r["stages"] for results in per_segment_results.values() for r in results.values()]
+    funnel = merge_counts(per_unit, order)
+    docs_files = storage.list_files(layout.documents, ".parquet")
+    rej_files = storage.list_files(layout.rejected, ".parquet")
+    err_files = storage.list_files(layout.errors, ".parquet")
+    n_docs, n_rej, n_err = parquet_io.count_rows(docs_files), parquet_io.count_rows(rej_files), parquet_io.count_rows(err_files)
+    problems = check_funnel(funnel, n_docs, n_rej, n_err)
+    stage_dicts = _stage_entries(config, layout, segments, funnel)
+    read = funnel[0]
     stats = {
         "stages": stage_dicts,
         "documents": n_docs,
@@ -293,7 +246,7 @@ def _finish(config, layout: Layout, segments, units, per_segment_results, wall: 
         "fingerprint": config.fingerprint(),
         "config": config.public_dict(),
     }
-    storage.write_atomic(storage.join(config.output, "stats.json"), json.dumps(stats, indent=1, default=str).encode())
+    storage.write_atomic(layout.stats, json.dumps(stats, indent=1, default=str).encode())
     try:
         from winnow.pipeline.report import write_report
 

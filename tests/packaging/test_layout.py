@@ -45,8 +45,8 @@ def test_every_registered_stage_and_reader_is_an_entry_point():
 
 
 def test_engine_core_imports_no_capability():
-    core = ["runner", "config", "units", "registry", "stage", "report", "plan", "executors", "readers", "cli",
-            "export", "tokens", "recipes"]
+    core = ["runner", "config", "planning", "layout", "inputs", "apply", "worker", "accounting", "registry", "stage",
+            "report", "plan", "executors", "readers", "cli", "export", "tokens", "recipes"]
     code = (
         "import sys\n"
         + "".join(f"import winnow.pipeline.{m}\n" for m in core)

@@ -170,7 +170,7 @@ stages:
 
 
 def test_small_files_share_units_and_a_bad_one_fails_alone(tmp_path):
-    from winnow.pipeline.runner import plan_units
+    from winnow.pipeline.planning import plan_units
 
     for i in range(5):
         (tmp_path / f"f{i}.jsonl").write_text(json.dumps({"text": f"document number {i} " * 5}) + "\n")
@@ -193,7 +193,7 @@ stages: [{{name: test_min_chars, min_chars: 10}}]
 
 
 def test_pdf_group_size_keeps_enough_units():
-    from winnow.pipeline.runner import _group_size
+    from winnow.pipeline.planning import _group_size
 
     assert _group_size(64, 10) == 1  # a few PDFs: one per unit, all cores busy
     assert _group_size(64, 5_000) == 20  # 250 units, about MIN_UNITS
