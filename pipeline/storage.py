@@ -125,9 +125,11 @@ def open_input(path: str) -> BinaryIO:
     return open(path, "rb")
 
 
-def open_text_lines(path: str) -> BinaryIO:
-    """Open a possibly compressed line-oriented file (.gz, .zst or plain) as a binary stream of lines."""
-    raw = open_input(path)
+def open_text_lines(path: str, raw: BinaryIO | None = None) -> BinaryIO:
+    """Open a possibly compressed line-oriented file (.gz, .zst or plain) as a binary stream of lines.
+
+    `raw`: the file's bytes already open (e.g. held in memory); `path` then only picks the decompression."""
+    raw = open_input(path) if raw is None else raw
     if path.endswith(".gz"):
         return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
     if path.endswith((".zst", ".zstd")):

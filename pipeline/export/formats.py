@@ -9,8 +9,10 @@ is one sequence and one document.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from dataclasses import dataclass
+from typing import Self
 
 import numpy as np
 
@@ -38,17 +40,61 @@ def flat_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.uint32)
 
 
-def write_megatron(prefix: str, sequences: list[np.ndarray], dtype: np.dtype) -> None:
-    """Write `prefix.bin` and `prefix.idx`, one sequence and one document per array."""
+class ChecksumWriter:
+    """A file opened for binary writing that hashes (sha256) and counts its bytes as they are written.
+
+    The manifest's checksums come from here, so a shard is never read back to hash it."""
+
+    def __init__(self, path: str):
+        self._file = open(path, "wb")  # noqa: SIM115 - closed by close() / the with block, like a file
+        self._hash = hashlib.sha256()
+        self._bytes = 0
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        self._hash.update(view)
+        self._bytes += view.nbytes
+        return self._file.write(view)
+
+    def writelines(self, chunks) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def tell(self) -> int:  # never seeks: what was written is where it is (pyarrow asks)
+        return self._bytes
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def checksum(self) -> dict:
+        """The manifest's entry for this file: {"sha256", "bytes"}."""
+        return {"sha256": self._hash.hexdigest(), "bytes": self._bytes}
+
+
+def write_megatron(prefix: str, sequences: list[np.ndarray], dtype: np.dtype) -> dict[str, dict]:
+    """Write `prefix.bin` and `prefix.idx`, one sequence and one document per array; returns each file's checksum."""
     lengths = np.array([len(s) for s in sequences], dtype=np.int32)
     pointers = np.zeros(len(sequences), dtype=np.int64)
     if len(sequences) > 1:
         np.cumsum(lengths[:-1].astype(np.int64) * dtype.itemsize, out=pointers[1:])
-    with open(prefix + ".bin", "wb") as f:
-        f.writelines(np.asarray(s, dtype=dtype).tobytes() for s in sequences)
+    with ChecksumWriter(prefix + ".bin") as data:
+        data.writelines(np.asarray(s, dtype=dtype).tobytes() for s in sequences)
     code = next(c for c, t in MEGATRON_DTYPE_CODES.items() if np.dtype(t) == dtype)
     doc_index = np.arange(len(sequences) + 1, dtype=np.int64)
-    with open(prefix + ".idx", "wb") as f:
+    with ChecksumWriter(prefix + ".idx") as f:
         f.write(MEGATRON_MAGIC)
         f.write(struct.pack("<Q", MEGATRON_VERSION))
         f.write(struct.pack("<B", code))
@@ -57,6 +103,7 @@ def write_megatron(prefix: str, sequences: list[np.ndarray], dtype: np.dtype) ->
         f.write(lengths.tobytes())
         f.write(pointers.tobytes())
         f.write(doc_index.tobytes())
+    return {prefix + ".bin": data.checksum(), prefix + ".idx": f.checksum()}
 
 
 @dataclass
@@ -94,10 +141,13 @@ def read_megatron(prefix: str) -> MegatronShard:
     return MegatronShard(np.dtype(MEGATRON_DTYPE_CODES[code]), lengths, pointers, docs, data)
 
 
-def write_flat(path: str, tokens: np.ndarray) -> None:
-    """A plain .npy file: numpy's own small header (dtype, shape), then the tokens; `np.load(path, mmap_mode="r")`."""
-    with open(path, "wb") as f:
+def write_flat(path: str, tokens: np.ndarray) -> dict:
+    """A plain .npy file: numpy's own small header (dtype, shape), then the tokens; `np.load(path, mmap_mode="r")`.
+
+    Returns the file's checksum."""
+    with ChecksumWriter(path) as f:
         np.save(f, tokens, allow_pickle=False)
+    return f.checksum()
 
 
 def read_flat(path: str) -> np.ndarray:

@@ -21,7 +21,7 @@ from winnow.pipeline.export.config import ExportConfig, load_weights
 from winnow.pipeline.export.blend import MixError, check_shares, default_budget, interleave, normalise, pack, plan_mix
 from winnow.pipeline.tokens.tokenizer import Tokenizer, TokenizerError, train_tokenizer
 from winnow.pipeline.tokens.pools import DEFAULT_DOMAIN, build_pools
-from winnow.pipeline.tokens.documents import document_files, domains_in, inputs_hash
+from winnow.pipeline.tokens.documents import document_files, scan_inputs
 
 MANIFEST = "manifest.json"
 IN_PROGRESS = ".export-in-progress"
@@ -51,7 +51,8 @@ def prepare(cfg: ExportConfig, overwrite: bool = False) -> Prepared:
         files = document_files([cfg.documents] if isinstance(cfg.documents, str) else list(cfg.documents))
     except (ConfigError, storage.InputError) as exc:
         raise ExportError(str(exc)) from None
-    stats = domains_in(files, DEFAULT_DOMAIN)
+    # One read of the inputs: their content hash (the fingerprint and the pools' cache key) and what is in them.
+    content, stats = scan_inputs(files, DEFAULT_DOMAIN)
     unweighted = sorted(set(stats) - set(weights))
     if unweighted:
         raise ExportError(
@@ -80,7 +81,6 @@ def prepare(cfg: ExportConfig, overwrite: bool = False) -> Prepared:
             check_shares(weights, bound, cfg.total_tokens, cfg.max_epochs, what="has at most")
         except MixError as exc:
             raise ExportError(str(exc)) from None
-    content = inputs_hash(files)
     # Without a tokenizer yet (it is trained first) the fingerprint is known only after training.
     fingerprint = export_fingerprint(cfg, content, tokenizer, weights) if tokenizer else None
     _check_output(cfg.output, fingerprint, overwrite)
@@ -151,7 +151,9 @@ def run_export(cfg: ExportConfig, overwrite: bool = False, say: Callable[[str], 
     share = normalise(prep.weights)
     say(f"tokenizing {len(share)} domain(s) with {tokenizer.encoder} (cached in {cfg.pool_cache()})")
     t_tok = time.time()
-    pools = build_pools(prep.files, tokenizer, cfg.pool_cache(), domains=sorted(share))
+    pools = build_pools(
+        prep.files, tokenizer, cfg.pool_cache(), domains=sorted(share), content_hash=prep.content_hash
+    )
     t_tok = time.time() - t_tok
     total = cfg.total_tokens or default_budget(prep.weights, {d: p.num_tokens for d, p in pools.items()})
     try:
@@ -175,14 +177,6 @@ def run_export(cfg: ExportConfig, overwrite: bool = False, say: Callable[[str], 
     return manifest
 
 
-def _sha256(path: str) -> dict:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
-    return {"sha256": h.hexdigest(), "bytes": os.path.getsize(path)}
-
-
 def _write_shard(cfg: ExportConfig, index: int, segs: list, pools: dict, tokenizer: Tokenizer) -> dict:
     name = f"shard_{index:05d}"
     seqs = [
@@ -191,18 +185,17 @@ def _write_shard(cfg: ExportConfig, index: int, segs: list, pools: dict, tokeniz
         ]
         for s in segs
     ]
-    files = []
+    files: dict[str, dict] = {}  # relative path → checksum, taken as each file is written
     if "megatron" in cfg.formats:
         os.makedirs(os.path.join(cfg.output, "megatron"), exist_ok=True)
-        formats.write_megatron(
+        written = formats.write_megatron(
             os.path.join(cfg.output, "megatron", name), seqs, formats.megatron_dtype(tokenizer.vocab_size)
         )
-        files += [f"megatron/{name}.bin", f"megatron/{name}.idx"]
+        files.update((f"megatron/{os.path.basename(p)}", c) for p, c in written.items())
     if "numpy" in cfg.formats:
         os.makedirs(os.path.join(cfg.output, "numpy"), exist_ok=True)
         flat = np.concatenate(seqs).astype(formats.flat_dtype(tokenizer.vocab_size), copy=False)
-        formats.write_flat(os.path.join(cfg.output, "numpy", f"{name}.npy"), flat)
-        files.append(f"numpy/{name}.npy")
+        files[f"numpy/{name}.npy"] = formats.write_flat(os.path.join(cfg.output, "numpy", f"{name}.npy"), flat)
     lengths = np.array([s.end - s.start for s in segs], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     table = pa.table(
@@ -219,8 +212,9 @@ def _write_shard(cfg: ExportConfig, index: int, segs: list, pools: dict, tokeniz
         }
     )
     os.makedirs(os.path.join(cfg.output, "docs"), exist_ok=True)
-    pq.write_table(table, os.path.join(cfg.output, "docs", f"{name}.parquet"), compression="zstd")
-    files.append(f"docs/{name}.parquet")
+    with formats.ChecksumWriter(os.path.join(cfg.output, "docs", f"{name}.parquet")) as f:
+        pq.write_table(table, f, compression="zstd")
+    files[f"docs/{name}.parquet"] = f.checksum()
     domains: dict[str, dict[str, int]] = {}
     for s, n in zip(segs, lengths):
         d = domains.setdefault(s.domain, {"tokens": 0, "documents": 0})
@@ -232,7 +226,7 @@ def _write_shard(cfg: ExportConfig, index: int, segs: list, pools: dict, tokeniz
         "documents": sum(int(s.piece == 0) for s in segs),
         "sequences": len(segs),
         "domains": dict(sorted(domains.items())),
-        "files": {f: _sha256(os.path.join(cfg.output, f)) for f in files},
+        "files": files,
     }
 
 

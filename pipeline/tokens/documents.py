@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 from winnow.pipeline import schema, storage
 
 PARQUET = (".parquet",)
 JSONL = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.zstd", ".json.gz", ".ndjson")
 COLUMNS = (schema.ID, schema.TEXT, schema.DOMAIN, schema.SOURCE, schema.LICENSE)
+SCAN_IN_MEMORY = 1 << 30  # `scan_inputs` holds a file up to this size to count it from the bytes it hashed
+READ_CHUNK = 1 << 22
 
 
 def document_files(items: list[str]) -> list[str]:
@@ -39,10 +42,37 @@ def inputs_hash(files: list[str]) -> str:
     h = hashlib.sha256()
     for path in files:
         with storage.open_input(path) as f:
-            while chunk := f.read(1 << 22):
+            while chunk := f.read(READ_CHUNK):
                 h.update(chunk)
         h.update(b"\x00")
     return h.hexdigest()[:24]
+
+
+def scan_inputs(files: list[str], default_domain: str) -> tuple[str, dict[str, dict[str, int]]]:
+    """`inputs_hash`, and each domain's document count and text bytes, from one read of each file.
+
+    The bytes are hashed as they stream and kept, then the domain and text columns are counted from memory.
+    A file over SCAN_IN_MEMORY bytes is not held: it is hashed as it streams and read a second time to count it."""
+    import pyarrow as pa
+
+    h = hashlib.sha256()
+    stats: dict[str, dict[str, int]] = {}
+    for path in files:
+        held: bytearray | None = bytearray()
+        with storage.open_input(path) as f:
+            while chunk := f.read(READ_CHUNK):
+                h.update(chunk)
+                if held is not None:
+                    held += chunk
+                    if len(held) > SCAN_IN_MEMORY:
+                        held = None
+        h.update(b"\x00")
+        if held is None:
+            raw = None
+        else:  # Parquet is read in place; JSONL lines come from a copy
+            raw = pa.BufferReader(held) if path.endswith(PARQUET) else io.BytesIO(held)
+        _count_domains(path, raw, default_domain, stats)
+    return h.hexdigest()[:24], stats
 
 
 def document_batches(path: str, batch_size: int, default_domain: str, force_domain: str | None = None,
@@ -68,9 +98,11 @@ class JSONLineError(storage.InputError):
         self.lineno = lineno
 
 
-def json_lines(path: str) -> Iterator[tuple[int, Any]]:
-    """(line number, value) of each non-blank line of a JSONL file; a line that is not JSON fails with its place."""
-    with storage.open_text_lines(path) as lines:
+def json_lines(path: str, source: BinaryIO | None = None) -> Iterator[tuple[int, Any]]:
+    """(line number, value) of each non-blank line of a JSONL file; a line that is not JSON fails with its place.
+
+    `source`: the file's bytes already open (e.g. in memory); `path` then names it and picks the decompression."""
+    with storage.open_text_lines(path, source) as lines:
         for lineno, raw in enumerate(lines, start=1):
             if not raw.strip():
                 continue
@@ -106,10 +138,10 @@ def _parquet_batches(path: str, batch_size: int, default_domain: str, columns: t
 
 
 def _jsonl_batches(path: str, batch_size: int, default_domain: str, columns: tuple[str, ...] = COLUMNS,
-                   names: set[str] | None = None) -> Iterator[dict[str, list]]:
+                   names: set[str] | None = None, source: BinaryIO | None = None) -> Iterator[dict[str, list]]:
     rest = [c for c in columns if c not in (schema.ID, schema.TEXT, schema.DOMAIN)]  # copied as they are
     out: dict[str, list] = {c: [] for c in columns}
-    for lineno, record in json_lines(path):
+    for lineno, record in json_lines(path, source):
         text = record.get(schema.TEXT) if isinstance(record, dict) else None
         if not isinstance(text, str):
             raise storage.InputError(f"{path}:{lineno}: no string {schema.TEXT!r} field")
@@ -128,37 +160,36 @@ def _jsonl_batches(path: str, batch_size: int, default_domain: str, columns: tup
         yield out
 
 
-def domains_in(files: list[str], default_domain: str) -> dict[str, dict[str, int]]:
-    """Each domain's document count and text bytes, reading only the domain and text columns (a cheap pre-check)."""
+def _count_domains(path: str, raw: BinaryIO | None, default_domain: str, stats: dict[str, dict[str, int]]) -> None:
+    """Add one file's documents and text bytes per domain to `stats`, reading only those two columns.
+
+    `raw`: the file's bytes already open (held by `scan_inputs`); otherwise the file is opened here."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    stats: dict[str, dict[str, int]] = {}
-    for path in files:
-        if path.endswith(PARQUET):
-            with storage.open_input(path) as f:
-                pf = pq.ParquetFile(f)
-                cols = [c for c in (schema.DOMAIN, schema.TEXT) if c in pf.schema_arrow.names]
-                table = pf.read(columns=cols)
-            n = table.num_rows
-            doms = table[schema.DOMAIN].to_pylist() if schema.DOMAIN in cols else [None] * n
-            sizes = (
-                pc.fill_null(pc.binary_length(table[schema.TEXT].cast("binary")), 0).to_pylist()
-                if schema.TEXT in cols
-                else [0] * n
-            )
-            pairs = zip(doms, sizes)
-        else:
-            pairs = (
-                (d, len((t or "").encode("utf-8")))
-                for b in _jsonl_batches(path, 4096, default_domain)
-                for d, t in zip(b[schema.DOMAIN], b[schema.TEXT])
-            )
-        for dom, size in pairs:
-            s = stats.setdefault(dom or default_domain, {"documents": 0, "bytes": 0})
-            s["documents"] += 1
-            s["bytes"] += size
-    return stats
+    if path.endswith(PARQUET):
+        with raw if raw is not None else storage.open_input(path) as f:
+            pf = pq.ParquetFile(f)
+            cols = [c for c in (schema.DOMAIN, schema.TEXT) if c in pf.schema_arrow.names]
+            table = pf.read(columns=cols)
+        n = table.num_rows
+        doms = table[schema.DOMAIN].to_pylist() if schema.DOMAIN in cols else [None] * n
+        sizes = (
+            pc.fill_null(pc.binary_length(table[schema.TEXT].cast("binary")), 0).to_pylist()
+            if schema.TEXT in cols
+            else [0] * n
+        )
+        pairs = zip(doms, sizes)
+    else:
+        pairs = (
+            (d, len((t or "").encode("utf-8")))
+            for b in _jsonl_batches(path, 4096, default_domain, source=raw)
+            for d, t in zip(b[schema.DOMAIN], b[schema.TEXT])
+        )
+    for dom, size in pairs:
+        s = stats.setdefault(dom or default_domain, {"documents": 0, "bytes": 0})
+        s["documents"] += 1
+        s["bytes"] += size
 
 
 def read_texts(files: list[str]) -> Iterator[str]:

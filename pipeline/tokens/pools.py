@@ -74,12 +74,15 @@ def build_pools(
     domains: list[str] | None = None,
     exclude_ids: set[str] | None = None,
     file_domains: dict[str, str] | None = None,
+    content_hash: str | None = None,
 ) -> dict[str, TokenPool]:
     """Tokenize each domain's documents once (or load them from the cache); EOS after every document.
 
-    `file_domains` (input file → domain) overrides the files' own domain column."""
+    `file_domains` (input file → domain) overrides the files' own domain column. `content_hash`: `inputs_hash` of
+    the expanded documents when the caller already has it (`winnow export` does), so the inputs are not read for it
+    again."""
     files = document_files([documents] if isinstance(documents, str) else list(documents))
-    content = inputs_hash(files)
+    content = content_hash or inputs_hash(files)
     if file_domains:  # the same bytes labelled differently are different pools
         labels = "|".join(file_domains.get(f, "") for f in files)
         content = hashlib.sha256(f"{content}|{labels}".encode()).hexdigest()[:24]

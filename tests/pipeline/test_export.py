@@ -122,6 +122,34 @@ def test_round_trip_shards_decode_to_source_documents(corpus, tmp_path):
     assert sum(v["tokens"] for v in prov["sources"].values()) == manifest["total_tokens"]
 
 
+def test_first_run_reads_inputs_twice_and_never_reads_shards_back(corpus, tmp_path, monkeypatch):
+    """One read to hash and check the inputs, one to tokenize; checksums are taken while the shards are written."""
+    from winnow.pipeline import storage
+
+    out = str(tmp_path / "exp")
+    opened: list[str] = []
+    open_input, builtin_open = storage.open_input, open
+
+    def counting_open_input(path):
+        opened.append(path)
+        return open_input(path)
+
+    def no_read_back(file, mode="r", *args, **kwargs):
+        assert not (str(file).startswith(out) and "r" in mode), f"read back {file}"
+        return builtin_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(storage, "open_input", counting_open_input)
+    monkeypatch.setattr("builtins.open", no_read_back)
+    manifest = run_export(config(corpus, out, cache_dir=str(tmp_path / "cache")))
+    monkeypatch.undo()
+    inputs = manifest["provenance"]["inputs"]
+    assert len(inputs) == 2 and sorted(opened) == sorted(inputs * 2)
+    for shard in manifest["shards"]:
+        for name, check in shard["files"].items():
+            blob = open(os.path.join(out, name), "rb").read()
+            assert hashlib.sha256(blob).hexdigest() == check["sha256"] and len(blob) == check["bytes"]
+
+
 def test_megatron_core_reads_the_shards(corpus, tmp_path):
     require_module("torch", "torch not installed (megatron-core's reader needs it)")
     indexed = require_module("megatron.core.datasets.indexed_dataset", "megatron-core not installed (make venv)")

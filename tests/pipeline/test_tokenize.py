@@ -9,7 +9,8 @@ import os
 import pyarrow as pa
 import pytest
 
-from winnow.pipeline import parquet_io
+from winnow.pipeline import parquet_io, storage
+from winnow.pipeline.tokens import documents
 from winnow.pipeline.tokens.tokenizer import Tokenizer, TokenizerError, train_tokenizer
 from winnow.pipeline.tokens.pools import build_pools
 from winnow.pipeline.tokens.tiktoken_bpe import fast_encoder
@@ -151,3 +152,24 @@ def test_pools_from_a_run_output_directory(tokenizer_dir, tmp_path):
     assert list(pools) == ["code"] and pools["code"].doc_ids == ["c1", "c2"]
     with pytest.raises(ValueError, match="not found in the documents"):
         build_pools(str(tmp_path / "run"), tok, str(tmp_path / "cache"), domains=["books"])
+
+
+def test_scan_inputs_hashes_and_counts_from_one_read(tmp_path, monkeypatch):
+    parquet_io.write_parquet(str(tmp_path / "a.parquet"), pa.Table.from_pylist([{**d, "metadata": "{}"} for d in DOCS]))
+    with gzip.open(tmp_path / "b.jsonl.gz", "wt", encoding="utf-8") as f:
+        f.writelines(json.dumps({**d, "domain": None}) + "\n" for d in DOCS[:2])
+    files = [str(tmp_path / "a.parquet"), str(tmp_path / "b.jsonl.gz")]
+    expected = {
+        "wiki": {"documents": 2, "bytes": sum(len(d["text"].encode()) for d in DOCS[:2])},
+        "code": {"documents": 2, "bytes": sum(len(d["text"].encode()) for d in DOCS[2:])},
+        "default": {"documents": 2, "bytes": sum(len(d["text"].encode()) for d in DOCS[:2])},
+    }
+    opened: list[str] = []
+    open_input = storage.open_input
+    monkeypatch.setattr(storage, "open_input", lambda path: opened.append(path) or open_input(path))
+    assert documents.scan_inputs(files, "default") == (documents.inputs_hash(files), expected)
+    assert opened == files * 2  # once each for the scan, once each for inputs_hash
+    monkeypatch.setattr(documents, "SCAN_IN_MEMORY", 16)  # too big to hold: hashed, then read again to count
+    opened.clear()
+    assert documents.scan_inputs(files, "default") == (documents.inputs_hash(files), expected)
+    assert opened == [files[0], files[0], files[1], files[1], *files]
