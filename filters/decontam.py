@@ -273,6 +273,7 @@ class DecontaminateStage(Stage):
     Params = DecontaminateParams
     adds_columns = {COL_MATCHES: pa.int32(), COL_BENCHMARKS: pa.string()}
     reasons = (REASON_CONTAMINATED, REASON_MASKED_EMPTY)
+    reads = (schema.TEXT,)
 
     def setup(self) -> None:
         specs = [self.params.benchmarks] if isinstance(self.params.benchmarks, str) else self.params.benchmarks

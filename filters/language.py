@@ -122,6 +122,7 @@ class LanguageStage(Stage):
         schema.LANGUAGE: pa.string(), schema.LANGUAGE_SCORE: pa.float64(),
     }
     reasons: ClassVar[tuple[str, ...]] = ("language_empty_text", "language_not_allowed", "language_low_score")
+    reads = (schema.TEXT,)
 
     def setup(self) -> None:
         self.model = BatchLanguageIdentifier()

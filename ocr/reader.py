@@ -22,6 +22,7 @@ class PdfReader(Reader):
     extensions = (".pdf",)
     Params = PdfReaderParams
     files_per_unit = 64
+    working_columns = (schema.RAW, schema.CONTENT_TYPE)
 
     def read(self, path: str) -> Iterator[Outcome]:
         out = BatchBuilder(self.params.batch_size)

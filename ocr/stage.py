@@ -67,6 +67,7 @@ class PdfExtractStage(Stage):
     reasons = codes.REASONS
     errors = codes.ERRORS
     counters_title = "PDF pages by route"
+    reads = (schema.RAW, schema.CONTENT_TYPE, schema.TEXT, schema.METADATA, schema.ID)
     accelerator_counters = tuple(codes.route_counter(r) for r in codes.ROUTES if r.startswith("ocr"))
 
     def setup(self) -> None:

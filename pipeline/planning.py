@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from winnow.pipeline import storage
 from winnow.pipeline.config import InputSpec, PipelineConfig
-from winnow.pipeline.readers.base import detect_format
+from winnow.pipeline.readers.base import detect_format, working_columns
 from winnow.pipeline.registry import READERS, STAGES
 from winnow.pipeline.stage import GlobalStage
 
@@ -35,6 +35,9 @@ class Segment:
     index: int
     stage_names: tuple[str, ...]
     global_stage: str | None  # the first stage, fitted on the whole corpus beforehand
+    # The readers' working columns to drop before each stage, and (last entry) before the segment writes its rows,
+    # as soon as no stage from there on reads them: one reaches _work/ only when a later segment reads it.
+    drop_before: tuple[tuple[str, ...], ...] = ()
 
 
 MIN_UNITS = 256  # small files are grouped only as far as this many units remain, to keep every core busy
@@ -90,6 +93,22 @@ def plan_units(config: PipelineConfig) -> list[Unit]:
     return units
 
 
+def working_column_drops(config: PipelineConfig) -> list[tuple[str, ...]]:
+    """For each stage, the readers' working columns to drop before it: those the stages before it read but none
+    from it on. A stage that does not declare what it reads keeps them all alive. Past the last stage: all of them,
+    whatever is left (a _work/ part an older version wrote with its payloads), as no output holds them."""
+    working = working_columns()
+    unread: list[set[str]] = [set(working)]  # from the end: what no stage from here on reads
+    needed: set[str] = set()
+    for spec in reversed(config.stages):
+        reads = spec.build().reads_columns()
+        needed |= working if reads is None else reads & working
+        unread.append(working - needed)
+    unread.reverse()
+    drops = [tuple(sorted(now - (unread[i - 1] if i else set()))) for i, now in enumerate(unread[:-1])]
+    return [*drops, tuple(sorted(working))]
+
+
 def plan_segments(config: PipelineConfig) -> list[Segment]:
     segments: list[list[str]] = [[]]
     for spec in config.stages:
@@ -97,11 +116,14 @@ def plan_segments(config: PipelineConfig) -> list[Segment]:
         if issubclass(STAGES[spec.name], GlobalStage):
             segments.append([])
         segments[-1].append(spec.name)
-    out = []
+    drops = working_column_drops(config)
+    out, position = [], 0
     for i, names in enumerate(segments):
         first = names[0] if names else None
         is_global = first is not None and issubclass(STAGES[first], GlobalStage)
-        out.append(Segment(i, tuple(names), first if is_global else None))
+        before = tuple(drops[position : position + len(names) + 1])
+        out.append(Segment(i, tuple(names), first if is_global else None, before))
+        position += len(names)
     return out
 
 

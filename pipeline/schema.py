@@ -21,10 +21,13 @@ LICENSE = "license"
 LICENSE_EVIDENCE = "license_evidence"
 METADATA = "metadata"
 
-# Raw payload columns that readers of undecoded formats (WARC HTML, PDF bytes) fill and the
-# extraction stages consume. They are dropped before documents are written.
-RAW = "raw"
-CONTENT_TYPE = "content_type"
+# Working columns: what readers of undecoded formats (WARC HTML, PDF bytes) fill for the stages that need it,
+# typed, so no stage parses it back out of the metadata JSON. Each reader declares its own (`working_columns`);
+# the engine drops one as soon as no later stage reads it, and none reaches the output.
+RAW = "raw"  # the payload: HTML or PDF bytes
+CONTENT_TYPE = "content_type"  # its MIME type (kept in metadata too)
+HTTP_CHARSET = "http_charset"  # the charset the HTTP Content-Type declares, if any (kept in metadata too)
+HTTP_HEADERS = "http_headers"  # lower-cased HTTP response headers, a map (kept in metadata too)
 
 DOCUMENT_SCHEMA = pa.schema(
     [

@@ -112,6 +112,9 @@ class Stage:
     # Params that name a column the stage reads (e.g. `score_column`): a config naming a column that neither
     # the input nor an earlier stage provides is refused when it loads.
     column_params: ClassVar[tuple[str, ...]] = ()
+    # Columns the stage reads besides those its params name. The engine drops a reader's working columns (`raw`,
+    # `http_headers`, ...) once no later stage reads them; None reads any column, so keeps them all alive.
+    reads: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, params: StageParams | None = None, **kwargs: Any):
         self.params = params if params is not None else self.Params(**kwargs)
@@ -122,9 +125,14 @@ class Stage:
         """The columns this stage adds (as configured) and their types. Rows outside the stage's domains
         (only_domains / skip_domains) get them as nulls, so later stages and the output see one schema."""
         return dict(self.adds_columns)
+
     def needs_columns(self) -> set[str]:
         """Columns this stage, as configured, reads besides the base document columns."""
         return {v for f in self.column_params if isinstance(v := getattr(self.params, f, None), str)}
+
+    def reads_columns(self) -> set[str] | None:
+        """Every column this stage, as configured, reads; None when it may read any."""
+        return None if self.reads is None else set(self.reads) | self.needs_columns()
 
     def index_bytes_per_document(self) -> int | None:
         """Bytes per document an in-memory index of this stage holds (dedup); plan sizes memory from it."""
@@ -201,6 +209,10 @@ class RowStage(Stage):
     writes: ClassVar[dict[str, pa.DataType]] = {}
     # Counters reported for every batch, zero when nothing was counted, so the funnel lists them whatever the data.
     counter_names: ClassVar[tuple[str, ...]] = ()
+
+    def reads_columns(self) -> set[str] | None:
+        cols = super().reads_columns()
+        return None if cols is None else cols | set(self.writes)
 
     def count(self, name: str, n: int = 1) -> None:
         self._counters[name] = self._counters.get(name, 0) + n

@@ -60,11 +60,20 @@ def _start_stages(segment: Segment, stages: dict[str, Stage], layout: Layout) ->
     return counts
 
 
-def _final_columns(table: pa.Table) -> pa.Table:
-    """Documents as users read them: raw payloads, the readers' working columns (the content type is kept in
-    metadata) and the engine's private columns removed, so every output part has the same columns."""
-    drop = [c for c in table.column_names if c in (schema.RAW, schema.CONTENT_TYPE) or c.startswith("_")]
+def _drop_columns(table: pa.Table, names: tuple[str, ...]) -> pa.Table:
+    drop = [c for c in names if c in table.column_names]
     return table.drop_columns(drop) if drop else table
+
+
+def _final_columns(table: pa.Table) -> pa.Table:
+    """Documents as users read them: the engine's private columns removed (the readers' working columns are gone
+    already, see Segment.drop_before), so every output part has the same columns."""
+    return _drop_columns(table, tuple(c for c in table.column_names if c.startswith("_")))
+
+
+def _unread(segment: Segment, position: int) -> tuple[str, ...]:
+    """The working columns to drop before the segment's stage at `position` (its length: before writing)."""
+    return segment.drop_before[position] if segment.drop_before else ()
 
 
 class _UnitSinks:
@@ -113,16 +122,17 @@ def _read_counted(unit: Unit, batch_size: int, count: StageCount, sinks: _UnitSi
 def _run_stages(segment: Segment, stages: dict[str, Stage], batch: pa.Table, unit_key: str,
                 counts: dict[str, StageCount], sinks: _UnitSinks) -> pa.Table:
     """One batch through the segment's stages, each counted and its drops recorded; returns the rows kept."""
-    for name in segment.stage_names:
+    for position, name in enumerate(segment.stage_names):
         if batch.num_rows == 0:
             break
+        batch = _drop_columns(batch, _unread(segment, position))
         t0 = time.perf_counter()
         in_bytes = schema.row_bytes(batch)
         outcome = apply_stage(stages[name], name, batch, unit_key)
         counts[name].add_outcome(batch, outcome, time.perf_counter() - t0, in_bytes)
         sinks.record(outcome, name)
         batch = outcome.kept
-    return batch
+    return _drop_columns(batch, _unread(segment, len(segment.stage_names)))
 
 
 def run_unit(config: PipelineConfig, segment: Segment, unit: Unit, last_segment: bool) -> dict[str, Any]:

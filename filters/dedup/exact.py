@@ -110,6 +110,7 @@ class KeyDedupStage(GlobalStage):
 
     Params = KeyDedupParams
     kind: ClassVar[str] = "text"
+    reads = (schema.ID, schema.TEXT, schema.URL)  # and score_column, to pick survivors
 
     def __init__(self, params=None, **kwargs):
         super().__init__(params, **kwargs)

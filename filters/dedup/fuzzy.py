@@ -224,6 +224,7 @@ class MinhashDedupStage(GlobalStage):
     adds_columns = {DUP_CLUSTER: pa.string()}
     reasons = ("minhash_dedup_duplicate", "minhash_dedup_too_short")
     cluster_column = DUP_CLUSTER
+    reads = (schema.ID, schema.TEXT)  # and score_column, to pick survivors
 
     def __init__(self, params=None, **kwargs):
         super().__init__(params, **kwargs)

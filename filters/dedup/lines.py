@@ -92,6 +92,7 @@ class LineDedupStage(GlobalStage):
     Params = LineDedupParams
     adds_columns = {"line_dedup_lines_removed": pa.int64()}
     reasons = ("line_dedup_empty",)
+    reads = (schema.TEXT, schema.DOMAIN)
 
     def __init__(self, params=None, **kwargs):
         super().__init__(params, **kwargs)

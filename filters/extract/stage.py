@@ -30,6 +30,7 @@ class ExtractStage(Stage):
     Params = ExtractParams
     reasons = ("extract_empty", "extract_too_large")
     errors = ("extract_timeout", "extract_crash", "extract_error")
+    reads = (schema.RAW, schema.CONTENT_TYPE, schema.HTTP_CHARSET, schema.TEXT, schema.METADATA)
     # Adds no columns: fills `text`; metadata gains extractor, charset.
 
     def setup(self) -> None:
@@ -48,7 +49,9 @@ class ExtractStage(Stage):
         raws = batch[schema.RAW].to_pylist()
         types = batch[schema.CONTENT_TYPE].to_pylist()
         texts = batch[schema.TEXT].to_pylist() if schema.TEXT in cols else [None] * n
-        metas = batch[schema.METADATA].to_pylist()
+        # The WARC reader's typed column; rows from elsewhere (rows an older version wrote) carry it in metadata.
+        charsets = batch[schema.HTTP_CHARSET].to_pylist() if schema.HTTP_CHARSET in cols else None
+        metas = batch[schema.METADATA].to_pylist() if charsets is None else None
         reasons: list[str | None] = [None] * n
         errors: list[str | None] = [None] * n
         details: list[str | None] = [None] * n
@@ -61,7 +64,10 @@ class ExtractStage(Stage):
             if len(raw) > self.params.max_bytes:
                 reasons[i] = "extract_too_large"
                 continue
-            declared = json.loads(metas[i]).get("http_charset") if metas[i] else None
+            if charsets is not None:
+                declared = charsets[i]
+            else:
+                declared = json.loads(metas[i]).get(schema.HTTP_CHARSET) if metas[i] else None
             html, charset = decode_html(raw, declared, self.params.detect_charset)
             try:
                 text, used, removed = self._run(html)

@@ -55,6 +55,7 @@ class QualityFilter(Stage):
     Params = QualityFilterParams
     reasons = ("quality_filter_below_threshold", "quality_filter_no_score")
     column_params = ("column",)
+    reads = ()  # the score column its params name
     params: QualityFilterParams
 
     def process(self, batch: pa.Table) -> Outcome:
@@ -96,6 +97,7 @@ class QualityTopPercent(GlobalStage):
     Params = QualityTopPercentParams
     reasons = ("quality_top_percent_below_threshold", "quality_top_percent_no_score")
     column_params = ("column",)
+    reads = ()  # the score column its params name
     params: QualityTopPercentParams
 
     def _state_path(self) -> str:

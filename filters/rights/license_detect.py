@@ -126,8 +126,9 @@ class LicenseDetectStage(DocumentAnnotator):
         notes: dict[str, Any] = {}
         if is_html(content_type, raw):
             found, notes = html_findings(raw)
-        meta = json.loads(metadata) if metadata else {}
-        pdf_rights = meta.get("pdf_rights") if isinstance(meta, dict) else None
+        # Only pdf_extract's rows carry PDF rights: the rest (web pages) skip parsing their metadata.
+        meta = json.loads(metadata) if metadata and f'"{names.META_PDF_RIGHTS}"' in metadata else {}
+        pdf_rights = meta.get(names.META_PDF_RIGHTS) if isinstance(meta, dict) else None
         if isinstance(pdf_rights, dict):
             found.extend(pdf_findings(pdf_rights))
         license_id, method = decide(found, self.params.plain_links)

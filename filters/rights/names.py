@@ -8,6 +8,9 @@ OPTOUT_COLUMN = "optout"  # bool: some signal reserves the document against AI u
 OPTOUT_SIGNALS = "optout_signals"  # comma-separated signal kinds that fired: robots, tdmrep, noai
 OPTOUT_EVIDENCE = "optout_evidence"  # JSON: every signal consulted, what it said and where it came from
 
+# The metadata key under which pdf_extract records a PDF's rights fields (ocr.codes.META_RIGHTS).
+META_PDF_RIGHTS = "pdf_rights"
+
 RIGHTS_POLICY = "rights_policy"
 RIGHTS_POLICY_STATUS = "rights_policy_status"
 

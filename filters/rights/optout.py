@@ -79,7 +79,7 @@ class OptoutStage(DocumentAnnotator):
     """Annotates `optout`, `optout_signals` and `optout_evidence`; the rights_policy stage decides."""
 
     Params = OptoutParams
-    reads = (schema.URL, schema.RAW, schema.CONTENT_TYPE, schema.METADATA)
+    reads = (schema.URL, schema.RAW, schema.CONTENT_TYPE, schema.HTTP_HEADERS, schema.METADATA)
     adds_columns = {names.OPTOUT_COLUMN: pa.bool_(), names.OPTOUT_SIGNALS: pa.string(), names.OPTOUT_EVIDENCE: pa.string()}
 
     def setup(self) -> None:
@@ -167,11 +167,17 @@ class OptoutStage(DocumentAnnotator):
         return "noai" in found or ("noimageai" in found and self.params.noimageai_is_optout), ev
 
     def check(
-        self, url: str | None, raw: bytes | None, content_type: str | None, metadata: str | None
+        self, url: str | None, raw: bytes | None, content_type: str | None, metadata: str | None,
+        http_headers: list[tuple[str, str]] | None = None,
     ) -> tuple[bool, str | None, dict[str, Any]]:
-        meta = json.loads(metadata) if metadata else {}
-        headers = meta.get("http_headers") if isinstance(meta, dict) else None
-        headers = headers if isinstance(headers, dict) else {}
+        """`http_headers` is the WARC reader's typed column (key, value pairs); without it, the headers come from
+        the metadata (documents read from JSONL or Parquet)."""
+        if http_headers is not None:
+            headers: dict[str, Any] = dict(http_headers)
+        else:
+            meta = json.loads(metadata) if metadata else {}
+            headers = meta.get("http_headers") if isinstance(meta, dict) else None
+            headers = headers if isinstance(headers, dict) else {}
         metas = page_signals(raw).metas if is_html(content_type, raw) else []
         host = host_of(url)
         evidence: dict[str, Any] = {}
@@ -188,5 +194,6 @@ class OptoutStage(DocumentAnnotator):
         return bool(fired), ",".join(fired) or None, evidence
 
     def annotate(self, row: dict) -> dict:
-        flag, fired, ev = self.check(row[schema.URL], row[schema.RAW], row[schema.CONTENT_TYPE], row[schema.METADATA])
+        flag, fired, ev = self.check(row[schema.URL], row[schema.RAW], row[schema.CONTENT_TYPE], row[schema.METADATA],
+                                     row[schema.HTTP_HEADERS])
         return {names.OPTOUT_COLUMN: flag, names.OPTOUT_SIGNALS: fired, names.OPTOUT_EVIDENCE: schema.metadata_json(ev)}

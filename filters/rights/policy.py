@@ -37,6 +37,7 @@ class RightsPolicyStage(Stage):
     Params = RightsPolicyParams
     adds_columns = {names.RIGHTS_POLICY_STATUS: pa.string()}
     reasons = (*names.POLICY_OPTOUT.values(), names.POLICY_LICENSE_NOT_ALLOWED, names.POLICY_LICENSE_UNKNOWN)
+    reads = (schema.LICENSE, names.OPTOUT_SIGNALS)
 
     def allowed(self, license_id: str) -> bool:
         return any(fnmatch.fnmatchcase(license_id.lower(), p) for p in self.params.allowed_licenses)

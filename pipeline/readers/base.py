@@ -42,6 +42,9 @@ class Reader:
     # Input files per unit of work. Large files (a WARC, a Parquet shard) are a unit each; small ones (PDFs)
     # are grouped, so a million PDFs make thousands of units and output parts, not a million.
     files_per_unit: ClassVar[int] = 1
+    # Columns the reader adds for the stages only (payload bytes, typed HTTP fields): never written to the
+    # output, and dropped by the engine once no later stage reads them (see working_columns()).
+    working_columns: ClassVar[tuple[str, ...]] = ()
     Params: ClassVar[type[ReaderParams]] = ReaderParams
 
     def __init__(self, params: ReaderParams | None = None, **kwargs: Any):
@@ -49,6 +52,12 @@ class Reader:
 
     def read(self, path: str) -> Iterator[Outcome]:
         raise NotImplementedError
+
+
+def working_columns() -> frozenset[str]:
+    """Every registered reader's working columns: what the engine drops before a segment writes, unless a later
+    stage reads it."""
+    return frozenset(c for fmt in READERS for c in READERS[fmt].working_columns)
 
 
 def detect_format(path: str) -> str:

@@ -1,7 +1,8 @@
 """WARC, WET and WAT readers: Common Crawl records become documents, every other record is counted by type.
 
 WARC `response` records with an HTML payload become rows with the HTTP body in `raw` (the `extract` stage turns
-it into text); PDF payloads are emitted for the PDF path when `pdf: true`; other responses are documents the
+it into text, reading the declared charset from `http_charset`; `optout` reads the headers from `http_headers`);
+PDF payloads are emitted for the PDF path when `pdf: true`; other responses are documents the
 reader drops with a `read_warc_<why>` reason (a redirect, an image). WET `conversion` records carry text already.
 WAT `metadata` records describing a response become rows whose text is the record's JSON (link and metadata
 studies, not text filters). Records that are not documents at all (requests, metadata, revisits, warcinfo,
@@ -28,9 +29,13 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 PDF_TYPE = "application/pdf"
 MAX_BODY_BYTES = 64 << 20  # a Content-Encoding body inflating past this fails as read_warc_bad_encoding
 # Row layout with explicit types, so batches with and without payloads concatenate.
-ROW_SCHEMA = pa.schema(
-    list(schema.DOCUMENT_SCHEMA) + [pa.field(schema.RAW, pa.binary()), pa.field(schema.CONTENT_TYPE, pa.string())]
-)
+WORKING_SCHEMA = pa.schema([
+    pa.field(schema.RAW, pa.binary()),
+    pa.field(schema.CONTENT_TYPE, pa.string()),
+    pa.field(schema.HTTP_CHARSET, pa.string()),
+    pa.field(schema.HTTP_HEADERS, pa.map_(pa.string(), pa.string())),
+])
+ROW_SCHEMA = pa.schema(list(schema.DOCUMENT_SCHEMA) + list(WORKING_SCHEMA))
 
 
 class WarcParams(ReaderParams):
@@ -168,6 +173,7 @@ def skip_kind(wtype: str, prefix: str = "warc") -> str:
 
 class _WarcBase(Reader):
     Params = WarcParams
+    working_columns = tuple(WORKING_SCHEMA.names)
 
     def base_row(self, path: str, rec: RawRecord) -> dict[str, Any]:
         h = rec.headers
@@ -253,7 +259,7 @@ class WarcReader(_WarcBase):
             return ("fail", "read_warc_bad_encoding", f"{meta[schema.LOCATOR]}: {encoding}: {exc}")
         mime, charset = mime_of(http_headers.get("content-type"), body)
         meta.update(http_status=status, http_headers=http_headers, content_type=mime, http_charset=charset)
-        row[schema.CONTENT_TYPE] = mime
+        row[schema.CONTENT_TYPE], row[schema.HTTP_CHARSET], row[schema.HTTP_HEADERS] = mime, charset, http_headers
         if status is not None and not 200 <= status < 300 and not self.params.keep_non_2xx:
             return ("drop", "read_warc_redirect" if 300 <= status < 400 else "read_warc_http_error")
         if not body.strip():
@@ -304,13 +310,15 @@ class WatReader(_WarcBase):
         html = http.get("HTML-Metadata", {})
         status = http.get("Response-Message", {}).get("Status")
         row[schema.URL] = envelope.get("WARC-Header-Metadata", {}).get("WARC-Target-URI", row[schema.URL])
+        headers = {k.lower(): str(v) for k, v in http.get("Headers", {}).items()}
         row["_meta"].update(
             content_type="application/json",
             http_status=int(status) if str(status).isdigit() else None,
-            http_headers={k.lower(): str(v) for k, v in http.get("Headers", {}).items()},
+            http_headers=headers,
             title=html.get("Head", {}).get("Title"),
             links=len(html.get("Links", [])),
         )
+        row[schema.HTTP_HEADERS] = headers
         row[schema.TEXT] = rec.block.decode("utf-8", errors="replace")
         row[schema.CONTENT_TYPE] = "application/json"
         return None

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from winnow.pipeline import schema, storage
 from winnow.pipeline.registry import STAGES, register_stage
-from winnow.pipeline.stage import DocumentFilter, GlobalStage, Outcome, StageParams
+from winnow.pipeline.stage import DocumentAnnotator, DocumentFilter, GlobalStage, Outcome, StageParams
 
 
 class MinCharsParams(StageParams):
@@ -109,6 +109,30 @@ if "test_lossy" not in STAGES:
 
         def process(self, batch):
             return Outcome(kept=batch.slice(0, max(batch.num_rows - 1, 0)))
+
+
+if "test_http_fields" not in STAGES:
+
+    @register_stage("test_http_fields")
+    class HttpFields(DocumentAnnotator):
+        """Copies the WARC reader's typed working columns into columns of its own: what a stage reading them gets."""
+
+        reads = (schema.HTTP_CHARSET, schema.HTTP_HEADERS)
+        adds_columns = {"test_charset": pa.string(), "test_robots_tag": pa.string()}
+
+        def annotate(self, doc):
+            headers = dict(doc[schema.HTTP_HEADERS] or [])
+            return {"test_charset": doc[schema.HTTP_CHARSET], "test_robots_tag": headers.get("x-robots-tag")}
+
+    @register_stage("test_raw_bytes")
+    class RawBytes(DocumentAnnotator):
+        """Reads the payload: placed after a global stage, `raw` must travel through _work/ to reach it."""
+
+        reads = (schema.RAW,)
+        adds_columns = {"test_raw_bytes": pa.int64()}
+
+        def annotate(self, doc):
+            return {"test_raw_bytes": None if doc[schema.RAW] is None else len(doc[schema.RAW])}
 
 
 # Batches the hoarding stage has seen, per process (a Ray worker keeps its own until the worker exits).
