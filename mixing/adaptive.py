@@ -60,6 +60,7 @@ class Noise:
 
     @property
     def ceiling(self) -> float:
+        """An estimate: a standard deviation from a few seeds is itself uncertain (from 5 seeds, ±35 % or so)."""
         return spearman_ceiling(self.swarm_std, self.seed_std)
 
     @property
@@ -67,9 +68,9 @@ class Noise:
         """Said before the budget is spent when the swarm's spread is not well above seed noise."""
         if self.swarm_std >= 2 * self.seed_std:
             return None
-        return (f"the swarm's losses spread {self.swarm_std:.4f}, barely more than seed noise {self.seed_std:.4f}: "
-                f"no regression can rank these mixtures beyond Spearman ≈ {self.ceiling:.2f}. Larger proxies "
-                f"(proxy.n_embd) or more tokens (swarm.tokens_per_proxy) separate them better.")
+        return (f"the swarm's losses spread {self.swarm_std:.4f}, barely more than seed noise {self.seed_std:.4f} "
+                f"(from {self.runs} seeds): noise alone caps the ranking near Spearman ≈ {self.ceiling:.2f}. Larger "
+                f"proxies (proxy.n_embd) or more tokens (swarm.tokens_per_proxy) separate mixtures better.")
 
     def to_dict(self) -> dict:
         return {"seed_std": self.seed_std, "swarm_std": self.swarm_std, "repeated_runs": self.runs, "trained": self.trained,

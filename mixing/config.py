@@ -53,8 +53,9 @@ class SwarmConfig(_Section):
     max_mixtures: int | None = Field(None, ge=2)  # the budget of swarm proxies; null: 16 per domain
     target_spearman: float = Field(0.95, gt=0, le=1)  # no more rounds once the held-out Spearman reaches this
     min_gain: float = 0.01  # a round that raises the held-out Spearman by less ends the swarm (negative: never)
-    # the uniform mixture at this many seeds measures seed noise before the swarm grows (validation reuses them)
-    noise_seeds: int = Field(3, ge=0)
+    # the uniform mixture at this many seeds measures seed noise before the swarm grows; null: validation's seeds,
+    # which then cost nothing extra (validation reads those very runs from the cache)
+    noise_seeds: int | None = Field(None, ge=0)
     tokens_per_proxy: int = Field(300_000, gt=0)  # training tokens each proxy sees
     concentration: tuple[float, float] = (1.0, 30.0)  # Dirichlet total concentration, drawn log-uniformly per mixture
     prior_smoothing: float = Field(0.3, ge=0, le=1)  # the prior mixes the natural distribution with this much uniform
