@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from winnow.mixing.ablate import metrics as M
-from winnow.mixing.ablate import plots, report
+from winnow.mixing.ablate import html, plots, report
 from winnow.mixing.ablate import verdict as V
 from winnow.mixing.ablate.config import AblateConfig
 from winnow.mixing.ablate.prepare import AblationData, prepare
@@ -97,4 +97,5 @@ def run_ablation(cfg: AblateConfig, progress: Callable[[str], None] = lambda s: 
     with open(os.path.join(cfg.output, "ablation.json"), "w", encoding="utf-8") as f:
         json.dump(out, f, indent=1)
     plots.differences(out, os.path.join(cfg.output, "differences.png"))
+    html.write_page(out, cfg.output)
     return out

@@ -162,6 +162,11 @@ def test_ablation_writes_verdicts_intervals_and_the_aa_control(ablation):
     on_disk = json.loads(Path(cfg.output, "ablation.json").read_text())
     assert on_disk["pairs"] == json.loads(json.dumps(rep["pairs"]))
     assert Path(cfg.output, "differences.png").stat().st_size > 0
+    page = Path(cfg.output, "ablation.html").read_text()  # the section report pages show, standalone
+    assert page.count("<section id='ablation'>") == 1 and "data:image/png;base64," in page
+    for p in rep["pairs"]:
+        assert f"{p['a']} vs {p['b']}</td><td><b>{p['verdict']}</b>" in page
+    assert rep["aa_control"]["verdict"] in page
     # 3 variants + 2 halves, 2 seeds, 2 learning rates: every proxy recorded with its metrics.
     assert len(rep["proxies"]) == 20 and rep["engine"]["trained"] == 20
     assert rep["proxy"]["learning_rates"] == [1e-3, 5e-4]
