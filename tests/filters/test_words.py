@@ -203,8 +203,8 @@ def test_tokenizers_load_once_and_stay_warm_across_stages():
 
 
 # ---------------------------------------------------------------- rules from disk: no spaCy in the worker
-RULEBOOK_TEXTS = {"fr": "udhr/French_Francais-Latin1", "de": "udhr/German_Deutsch-Latin1", "id": UDHR["id"],
-                  "en": "udhr/English-Latin1"}
+# French has a token pattern, Indonesian 16,000 special cases, English the contractions
+RULEBOOK_TEXTS = {"fr": "udhr/French_Francais-Latin1", "id": UDHR["id"], "en": "udhr/English-Latin1"}
 
 
 @pytest.mark.parametrize("lang", sorted(RULEBOOK_TEXTS))
