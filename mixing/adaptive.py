@@ -4,7 +4,8 @@ allows it to reach.
 A regression can rank mixtures only as well as the proxies' losses separate them. If a proxy's loss is the
 mixture's true loss plus seed noise, the best any model can do is predict the true loss, and its Spearman with the
 observed losses is capped by the share of the swarm's spread that is not noise. The cap is measured before the
-swarm is grown: a few runs of one mixture at different seeds give the noise; the first round gives the spread.
+budget is spent: a few runs of one mixture at different seeds give the noise, a probe of the first round's mixtures
+the spread; the whole first round then refines the spread.
 RegMix trains 512 proxies for 17 domains; Olmix finds the need grows about linearly with the domains, so the
 defaults are per domain.
 """
@@ -19,6 +20,9 @@ import numpy as np
 FIRST_ROUND_PER_DOMAIN = 8  # the demo's four domains: 32, the size chosen for it before rounds existed
 ROUND_PER_DOMAIN = 2
 MAX_PER_DOMAIN = 16
+# Mixtures of the first round trained first, beside the repeated one, so the noise check speaks before the budget is
+# spent. Eight give a rough spread (its standard deviation is uncertain by about a quarter), enough to warn.
+PROBE_MIXTURES = 8
 
 
 @dataclass(frozen=True)
@@ -31,13 +35,14 @@ class Plan:
     adaptive: bool
     target: float
     min_gain: float
+    probe: int = PROBE_MIXTURES
 
     @classmethod
     def of(cls, swarm, k: int) -> Plan:  # swarm: config.SwarmConfig
         first = swarm.num_mixtures or FIRST_ROUND_PER_DOMAIN * k
         most = max(first, swarm.max_mixtures or MAX_PER_DOMAIN * k)
         return cls(first, swarm.round_mixtures or ROUND_PER_DOMAIN * k, most, swarm.adaptive,
-                   swarm.target_spearman, swarm.min_gain)
+                   swarm.target_spearman, swarm.min_gain, min(PROBE_MIXTURES, first))
 
 
 def spearman_ceiling(swarm_std: float, seed_std: float) -> float:
@@ -57,6 +62,7 @@ class Noise:
     swarm_std: float
     runs: int  # of the repeated mixture
     trained: int = 0  # of those, trained now rather than read from the cache
+    mixtures: int = 0  # whose spread is swarm_std
 
     @property
     def ceiling(self) -> float:
@@ -74,11 +80,12 @@ class Noise:
 
     def to_dict(self) -> dict:
         return {"seed_std": self.seed_std, "swarm_std": self.swarm_std, "repeated_runs": self.runs, "trained": self.trained,
-                "spearman_ceiling": self.ceiling, "warning": self.warning}
+                "mixtures": self.mixtures, "spearman_ceiling": self.ceiling, "warning": self.warning}
 
 
 def measure_noise(seed_losses: list[float], swarm_losses: list[float], trained: int = 0) -> Noise:
-    return Noise(float(np.std(seed_losses, ddof=1)), float(np.std(swarm_losses, ddof=1)), len(seed_losses), trained)
+    return Noise(float(np.std(seed_losses, ddof=1)), float(np.std(swarm_losses, ddof=1)), len(seed_losses), trained,
+                 len(swarm_losses))
 
 
 @dataclass

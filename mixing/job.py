@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -144,8 +144,9 @@ def _runner(cfg: MixConfig, data: MixData, executor: Any, device: str, pack: int
 
 def _run_swarm(cfg: MixConfig, runner: SwarmRunner, bounds: Bounds, prior: np.ndarray, uniform: np.ndarray,
                target_w: dict[str, float], progress) -> _Swarm:
-    """Train the first round (cached runs are read back; runs of other configs rescored) beside the uniform mixture
-    at a few seeds for the noise, then add rounds while the held-out Spearman still rises."""
+    """Measure the noise on a probe (the uniform mixture at a few seeds, a few first-round mixtures), train the rest
+    of the first round (cached runs are read back; runs of other configs rescored), then add rounds while the
+    held-out Spearman still rises."""
     plan = Plan.of(cfg.swarm, len(runner.domains))
     requests, reused = _swarm_requests(cfg, runner, bounds, prior, plan.first)
     # the same mixture and seeds as validation's uniform runs, so validation reads them from the cache
@@ -155,18 +156,13 @@ def _run_swarm(cfg: MixConfig, runner: SwarmRunner, bounds: Bounds, prior: np.nd
     progress(f"swarm: {len(requests)} mixtures over {len(runner.domains)} domains "
              f"({len(reused)} reused from earlier configs), {len(repeats)} seeds of the uniform mixture for the noise")
     t1 = time.perf_counter()
-    done = runner.run(requests + repeats, progress)
+    noise = _probe_noise(runner, requests[: plan.probe], repeats, target_w, progress) if repeats else None
+    points = runner.run(requests, progress)  # the probe's runs come back from the cache
     runner.rescore([r.key for r in reused])
-    points = done[: len(requests)] + [
-        runner.result(r.key, runner.cache.get(r.key), RunRequest(r.mixture, r.seed, "reused"), True) for r in reused]
-    noise, noise_trained = None, sum(not r.cached for r in done[len(requests):])
-    if repeats:
-        noise = measure_noise([objective(r.losses, target_w) for r in done[len(requests):]],
-                              [objective(r.losses, target_w) for r in points], noise_trained)
-        progress(f"noise: seed std {noise.seed_std:.4f} ({noise.runs} seeds), swarm std {noise.swarm_std:.4f} → seed "
-                 f"noise alone allows a held-out Spearman of about {noise.ceiling:.3f}")
-        if noise.warning:
-            log.warning(noise.warning)
+    points += [runner.result(r.key, runner.cache.get(r.key), RunRequest(r.mixture, r.seed, "reused"), True)
+               for r in reused]
+    if noise:  # the whole first round measures the spread better than the probe
+        noise = _refine_noise(noise, points, target_w, progress)
     curve, round_no = Curve(), 0
     while curve.add(len(points), _heldout_spearman(cfg, points, target_w), plan):
         round_no += 1
@@ -176,7 +172,35 @@ def _run_swarm(cfg: MixConfig, runner: SwarmRunner, bounds: Bounds, prior: np.nd
         points += runner.run(_round_requests(cfg, bounds, prior, round_no, n), progress)
     progress(f"swarm: {len(points)} proxies, stopped: {curve.stopped}")
     # the noise runs are counted with the noise, not the swarm (validation would have trained them otherwise)
-    return _Swarm(points, runner.trained - noise_trained, len(reused), time.perf_counter() - t1, plan, curve, noise)
+    trained_noise = noise.trained if noise else 0
+    return _Swarm(points, runner.trained - trained_noise, len(reused), time.perf_counter() - t1, plan, curve, noise)
+
+
+def _probe_noise(runner: SwarmRunner, probe: list[RunRequest], repeats: list[RunRequest], target_w: dict[str, float],
+                 progress) -> Noise:
+    """Seed noise against the spread of a few mixtures, said (with a warning when they are close) before the rest of
+    the swarm trains."""
+    done = runner.run(probe + repeats, progress)
+    seed_runs = done[len(probe):]
+    noise = measure_noise([objective(r.losses, target_w) for r in seed_runs],
+                          [objective(r.losses, target_w) for r in done[: len(probe)]],
+                          sum(not r.cached for r in seed_runs))
+    progress(f"noise, before the swarm: seed std {noise.seed_std:.4f} ({noise.runs} seeds), spread of "
+             f"{noise.mixtures} mixtures {noise.swarm_std:.4f} → seed noise alone allows a held-out Spearman of "
+             f"about {noise.ceiling:.3f}")
+    if noise.warning:
+        log.warning(noise.warning)
+    return noise
+
+
+def _refine_noise(probe: Noise, points: list, target_w: dict[str, float], progress) -> Noise:
+    noise = replace(probe, swarm_std=float(np.std([objective(r.losses, target_w) for r in points], ddof=1)),
+                    mixtures=len(points))
+    progress(f"noise, after the first round: spread of {noise.mixtures} mixtures {noise.swarm_std:.4f} → about "
+             f"{noise.ceiling:.3f}")
+    if noise.warning and not probe.warning:
+        log.warning(noise.warning)
+    return noise
 
 
 def _heldout_spearman(cfg: MixConfig, points: list, target_w: dict[str, float]) -> float:

@@ -27,8 +27,9 @@ def test_noise_close_to_the_spread_is_said_before_the_budget_is_spent():
 
 
 def test_sizes_grow_with_the_domains_unless_the_config_names_them():
-    assert Plan.of(SwarmConfig(), 4) == Plan(32, 8, 64, True, 0.95, 0.01)
-    assert Plan.of(SwarmConfig(), 7) == Plan(56, 14, 112, True, 0.95, 0.01)
+    assert Plan.of(SwarmConfig(), 4) == Plan(32, 8, 64, True, 0.95, 0.01, probe=8)
+    assert Plan.of(SwarmConfig(), 7) == Plan(56, 14, 112, True, 0.95, 0.01, probe=8)
+    assert Plan.of(SwarmConfig(num_mixtures=5), 7).probe == 5
     assert Plan.of(SwarmConfig(num_mixtures=200, round_mixtures=5), 4).most == 200  # the first round is never cut
 
 
@@ -50,21 +51,30 @@ def test_rounds_until_the_budget_then_a_fixed_swarm_reuses_the_first_round(tiny_
     from winnow.mixing.job import run_mix
 
     cache = str(tmp_path / "cache")
-    rounds = {"num_mixtures": 5, "round_mixtures": 3, "max_mixtures": 11, "target_spearman": 1.0, "min_gain": -1.0,
+    rounds = {"num_mixtures": 10, "round_mixtures": 3, "max_mixtures": 13, "target_spearman": 1.0, "min_gain": -1.0,
               "tokens_per_proxy": 3000, "noise_seeds": 2}
-    grown = run_mix(MixConfig(**tiny_config(tiny_run, tmp_path / "grown", cache_dir=cache, swarm=rounds)))
+    runs_when_said = []
+
+    def progress(line: str) -> None:  # how many runs had trained when the noise was first said
+        if line.startswith("noise, before the swarm"):
+            runs_when_said.append(len(list((tmp_path / "cache" / "runs").iterdir())))
+
+    grown = run_mix(MixConfig(**tiny_config(tiny_run, tmp_path / "grown", cache_dir=cache, swarm=rounds)), progress)
     curve = grown["swarm"]["rounds"]
-    assert [n for n, _ in curve["points"]] == [5, 8, 11] and "budget of 11" in curve["stopped"]
-    assert grown["swarm"]["mixtures"] == 11 and grown["regression"]["runs"] == 11
+    assert [n for n, _ in curve["points"]] == [10, 13] and "budget of 13" in curve["stopped"]
+    assert grown["swarm"]["mixtures"] == 13 and grown["regression"]["runs"] == 13
     noise = grown["swarm"]["noise"]
     assert noise["repeated_runs"] == 2 and noise["seed_std"] > 0 and 0 <= noise["spearman_ceiling"] <= 1
+    # said before the budget is spent: only the probe (8 of the first round's 10) and the 2 seeds had trained; the
+    # report's spread is the whole first round's
+    assert runs_when_said == [8 + 2] and noise["mixtures"] == 10
     assert (tmp_path / "grown" / "spearman_curve.png").stat().st_size > 0
     # validation's uniform runs are the noise runs: read from the cache, not trained again
     assert grown["swarm"]["noise"]["trained"] == 2
 
     fixed = run_mix(MixConfig(**tiny_config(tiny_run, tmp_path / "fixed", cache_dir=cache,
                                             swarm={**rounds, "adaptive": False})))
-    assert fixed["swarm"]["rounds"]["points"][0][0] == 5 and fixed["swarm"]["trained"] == 0
+    assert fixed["swarm"]["rounds"]["points"][0][0] == 10 and fixed["swarm"]["trained"] == 0
     first = [json.loads(line)["mixture"] for line in (tmp_path / "grown" / "swarm.jsonl").read_text().splitlines()]
     again = [json.loads(line)["mixture"] for line in (tmp_path / "fixed" / "swarm.jsonl").read_text().splitlines()]
-    assert again == first[:5]
+    assert again == first[:10]
