@@ -7,6 +7,8 @@ here on CPU). Prints ratios; figures in BENCHMARKS.md.
 
     python bench/mix_domains.py [--mixtures 28] [--tokens 150000] [--out /tmp/winnow-bench-mix]
     python bench/mix_domains.py --cli     # `winnow mix` itself, shipped defaults (adaptive swarm), every process's CPU
+    python bench/news_target.py && python bench/mix_domains.py --cli --targets "" \
+        --target-file /tmp/winnow-bench-mix/news.jsonl   # a user's target file of news articles instead
 """
 
 from __future__ import annotations
@@ -76,6 +78,12 @@ def gpu_packs(tokens: int) -> None:
         print(f"  pack {pack:>4}: {rate:,.0f} tokens/s per proxy → {3600 * rate * pack / tokens:,.0f} proxies/hour")
 
 
+def targets(args) -> list[dict]:
+    """Held-out documents of the --targets domains, and the --target-file as a user's target."""
+    held_out = [{"domain": d} for d in args.targets.split(",") if d]
+    return held_out + ([{"path": args.target_file, "name": Path(args.target_file).stem}] if args.target_file else [])
+
+
 def cli_run(args, run: Path, out: Path) -> None:
     """`winnow mix` as a user runs it: a config with the shipped defaults, measured with every process's CPU."""
     import sys
@@ -85,7 +93,7 @@ def cli_run(args, run: Path, out: Path) -> None:
 
     swarm = {"tokens_per_proxy": args.tokens} | ({"num_mixtures": args.mixtures} if args.mixtures else {})
     config = {"documents": str(run), "output": str(out / "mix-cli"), "cache_dir": str(out / "cache-cli"),
-              "targets": [{"domain": d} for d in args.targets.split(",")], "swarm": swarm,
+              "targets": targets(args), "swarm": swarm,
               "validation": {"seeds": args.seeds}, "engine": {"executor": args.executor, "num_cpus": 2}}
     path = out / "mix-cli.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -93,7 +101,8 @@ def cli_run(args, run: Path, out: Path) -> None:
     m = run_measured([winnow, "mix", str(path), "--overwrite"], out / "mix-cli", timeout=4 * 3600)
     r = json.loads((out / "mix-cli" / "report.json").read_text())
     sw = r["swarm"]
-    print(f"winnow mix, {len(r['domains'])} domains, targets {args.targets}: rc {m['rc']}, {m['wall'] / 60:.1f} min "
+    names = [t["name"] for t in r["targets"]]
+    print(f"winnow mix, {len(r['domains'])} domains, targets {names}: rc {m['rc']}, {m['wall'] / 60:.1f} min "
           f"wall, {m['cpu_tree'] / 60:.1f} CPU-min (every process; machine busy {m['background_cores']:.1f} cores "
           f"before)")
     print(f"  swarm {sw['mixtures']} proxies; rounds {sw['rounds']['points']}; stopped: {sw['rounds']['stopped']}")
@@ -117,6 +126,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--executor", default="ray", choices=["ray", "local"])
     ap.add_argument("--targets", default="web,wiki", help="domains whose held-out documents are the targets")
+    ap.add_argument("--target-file", default=None, help="a user's target file (JSONL), e.g. from bench/news_target.py")
     ap.add_argument("--out", default="/tmp/winnow-bench-mix")
     args = ap.parse_args()
     if not (SHARED / "domains").is_dir():
@@ -131,7 +141,7 @@ def main() -> None:
         return cli_run(args, run, out)
     cfg = MixConfig(
         documents=str(run), output=str(out / "mix"), cache_dir=str(out / "cache"),
-        targets=[{"domain": d} for d in args.targets.split(",")],
+        targets=targets(args),
         swarm={"num_mixtures": args.mixtures, "tokens_per_proxy": args.tokens},
         validation={"seeds": args.seeds}, engine={"executor": args.executor, "num_cpus": 2},
     )
