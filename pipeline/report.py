@@ -174,6 +174,18 @@ def _stage_table(stats: dict[str, Any]) -> str:
             + "".join(rows) + "</table>")
 
 
+# Sections other commands add about a run (winnow ablate's verdicts on variants of its documents): HTML fragments
+# in this folder of the run's output, shown in name order after the run's own sections.
+ADDED_SECTIONS = "report.d"
+
+
+def _added_sections(output: str) -> list[str]:
+    folder = storage.join(output, ADDED_SECTIONS)
+    if not storage.exists(folder):
+        return []
+    return [storage.read_bytes(f).decode("utf-8") for f in sorted(storage.list_files(folder, ".html"))]
+
+
 def build_report(output: str, stats: dict[str, Any]) -> str:
     docs = _read(storage.join(output, "documents"))
     rejected = _read(storage.join(output, "rejected"), skip=())  # its text is kept only for a few samples
@@ -213,6 +225,7 @@ def build_report(output: str, stats: dict[str, Any]) -> str:
     times = {s["name"]: (round(s["seconds"] + s.get("fit_seconds", 0), 3), 0) for s in stats["stages"]}
     sections.append(f"<h2 id='time'>Time per stage (seconds, summed over workers)</h2>{bar_chart('seconds', times, ('seconds', ''))}")
     sections.append(_samples(_kept_samples(storage.join(output, "documents")), rejected))
+    sections += _added_sections(output)
     sections.append(f"<h2>Config</h2><pre>{html.escape(json.dumps(stats.get('config', {}), indent=1, default=str))}</pre>")
     balance = "balance" if stats["balanced"] else "DO NOT balance: " + html.escape("; ".join(stats.get("problems", [])))
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Winnow run report</title>

@@ -1,13 +1,16 @@
 """ablation.html: the verdicts as a page section (pairs, A/A control, variants, the differences figure inline).
 
 `section(report, figure)` is an HTML fragment a larger page can embed; `write_page` wraps it into a self-contained
-page beside ablation.json, openable offline like a run's report.html.
+page beside ablation.json, openable offline like a run's report.html; `add_to_run_reports` shows it in the
+report.html of each run the variants come from.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
+import json
 import os
 from typing import Any
 
@@ -46,8 +49,9 @@ def _variants(rep: dict) -> str:
             "<th>epochs at budget</th><th>source</th></tr>" + rows + "</table>")
 
 
-def section(rep: dict, figure_png: bytes | None = None) -> str:
-    """The ablation as one <section>: verdicts first, then what the variants were, then the figure."""
+def section(rep: dict, figure_png: bytes | None = None, source: str = "") -> str:
+    """The ablation as one <section>: verdicts first, then what the variants were, then the figure. `source`: where
+    the ablation's own output is, said when the section is shown in another page."""
     tier, budget = rep["tier"], rep["budget"]
     figure = ""
     if figure_png:
@@ -57,15 +61,20 @@ def section(rep: dict, figure_png: bytes | None = None) -> str:
         "<section id='ablation'><h2>Which data is better</h2>"
         f"<p>Tier {_e(tier['name'])} ({_e(tier.get('note', ''))}); {budget['tokens']:,} tokens per proxy, seeds "
         f"{_e(rep['seeds'])}; main score: mean of {_e(', '.join(rep['main']))} (bits per byte; a positive "
-        "difference means the first variant is better).</p>"
+        "difference means the first variant is better)."
+        + (f" From the ablation in {_e(source)}." if source else "") + "</p>"
         + _pairs(rep) + "<h3>Variants</h3>" + _variants(rep) + (f"<ul>{notes}</ul>" if notes else "") + figure
         + "</section>"
     )
 
 
+def _figure(output: str) -> bytes | None:
+    path = os.path.join(output, "differences.png")
+    return open(path, "rb").read() if os.path.isfile(path) else None
+
+
 def write_page(rep: dict, output: str) -> str:
-    figure_path = os.path.join(output, "differences.png")
-    figure = open(figure_path, "rb").read() if os.path.isfile(figure_path) else None
+    figure = _figure(output)
     page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Winnow ablation</title>"
             "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}img{max-width:100%}</style></head><body>"
@@ -74,3 +83,23 @@ def write_page(rep: dict, output: str) -> str:
     with open(path, "w", encoding="utf-8") as f:
         f.write(page)
     return path
+
+
+def add_to_run_reports(rep: dict, output: str) -> list[str]:
+    """Show the section in the report.html of every `winnow run` output a variant reads (a folder with stats.json).
+
+    The section goes into the run's `report.d/`, named after this ablation's output folder, so a rerun replaces it
+    and another ablation adds its own; report.html is then rebuilt from the run's stats.json."""
+    from winnow.pipeline import report as run_report
+
+    runs = sorted({v["source"] for v in rep["variants"].values() if isinstance(v["source"], str)
+                   and os.path.isfile(os.path.join(v["source"], "stats.json"))})
+    name = "ablation-" + hashlib.sha1(os.path.abspath(output).encode()).hexdigest()[:12] + ".html"
+    fragment = section(rep, _figure(output), source=os.path.abspath(output))
+    for run in runs:
+        os.makedirs(os.path.join(run, run_report.ADDED_SECTIONS), exist_ok=True)
+        with open(os.path.join(run, run_report.ADDED_SECTIONS, name), "w", encoding="utf-8") as f:
+            f.write(fragment)
+        with open(os.path.join(run, "stats.json"), encoding="utf-8") as f:
+            run_report.write_report(run, json.load(f))
+    return runs

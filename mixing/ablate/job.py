@@ -98,4 +98,6 @@ def run_ablation(cfg: AblateConfig, progress: Callable[[str], None] = lambda s: 
         json.dump(out, f, indent=1)
     plots.differences(out, os.path.join(cfg.output, "differences.png"))
     html.write_page(out, cfg.output)
+    for run in html.add_to_run_reports(out, cfg.output):
+        progress(f"verdicts added to {os.path.join(run, 'report.html')}")
     return out

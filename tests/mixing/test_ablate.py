@@ -220,6 +220,28 @@ def test_cli_replaces_another_configs_ablation_only_with_overwrite(ablation, sco
     job.refuse_other(same.model_copy(update={"engine": same.engine.model_copy(update={"num_cpus": 3})}))
 
 
+def test_the_verdicts_show_in_the_report_of_the_run_a_variant_reads(ablation, shared_data, tmp_path):
+    from winnow.mixing.ablate import html
+    from winnow.pipeline.config import load_config
+    from winnow.pipeline.runner import run_pipeline
+
+    cfg, rep, _ = ablation
+    docs = tmp_path / "web.jsonl"
+    docs.write_bytes(b"\n".join(gzip.decompress((shared_data / "domains" / "web.jsonl.gz").read_bytes())
+                                .splitlines()[:20]) + b"\n")
+    run = tmp_path / "run"
+    run_pipeline(load_config(text=f"inputs: ['{docs}']\noutput: {run}\nengine: {{executor: local}}\n"
+                                  "stages:\n  - {name: domain_tag, default: web}\n"))
+    as_if_read = json.loads(json.dumps(rep))
+    as_if_read["variants"]["all"]["source"] = str(run)  # the ablation's own variants read a fake run: no stats.json
+    for _ in range(2):  # a rerun replaces its section
+        assert html.add_to_run_reports(as_if_read, cfg.output) == [str(run)]
+    page = (run / "report.html").read_text()
+    assert "id='funnel'" in page and page.count("<section id='ablation'>") == 1
+    assert rep["aa_control"]["verdict"] in page and os.path.abspath(cfg.output) in page
+    assert html.add_to_run_reports(rep, cfg.output) == []  # sources without stats.json are not runs
+
+
 def test_rerun_trains_nothing_and_scores_a_new_slice_from_saved_weights(ablation, shared_data):
     cfg, rep, _ = ablation
     again = run_ablation(cfg)
