@@ -64,6 +64,11 @@ def ablate(run: Path, out: Path, tier: str, seeds: int, scale: float, executor: 
     return rep
 
 
+def _excludes_zero(main: dict) -> bool:
+    lo, hi = main.get("ci_holm", main["ci"])
+    return lo > 0 or hi < 0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=5)
@@ -76,18 +81,21 @@ def main() -> None:
     out = Path(args.out)
     run = scored_run(out / "run", args.docs, args.chars)
     reps = {t: ablate(run, out, t, args.seeds, args.scale, args.executor) for t in ("cpu-s", "cpu-m")}
-    agree = total = 0
+    agree = total = sig = sig_agree = 0
     print("\npair            lr      cpu-s main diff (verdict)          cpu-m main diff (verdict)        agree")
     for ps, pm in zip(reps["cpu-s"]["pairs"], reps["cpu-m"]["pairs"]):
         for rs, rm in zip(ps["rates"], pm["rates"]):
             es, em = rs["main"]["estimate"], rm["main"]["estimate"]
             same = (es > 0) == (em > 0)
             agree, total = agree + same, total + 1
+            called = _excludes_zero(rm["main"])  # cpu-m calls this pair significant at this rate (Holm)
+            sig, sig_agree = sig + called, sig_agree + (called and same)
             print(f"{ps['a'] + ' vs ' + ps['b']:<15} {rs['lr']:<7g} {es:+.4f} ({ps['verdict']:<18}) "
-                  f"{em:+.4f} ({pm['verdict']:<18}) {'yes' if same else 'NO'}")
+                  f"{em:+.4f}{'*' if called else ' '} ({pm['verdict']:<18}) {'yes' if same else 'NO'}")
     verdicts = sum(ps["better"] == pm["better"] for ps, pm in zip(reps["cpu-s"]["pairs"], reps["cpu-m"]["pairs"]))
     n = len(reps["cpu-s"]["pairs"])
-    print(f"\ndirection agreement: {agree}/{total} pair x rate; same verdict: {verdicts}/{n}")
+    print(f"\ndirection agreement: {agree}/{total} pair x rate; where cpu-m's Holm interval on the main difference "
+          f"excludes zero (*): {sig_agree}/{sig}; same verdict: {verdicts}/{n}")
     for t, r in reps.items():
         print(f"{t}: budget {r['budget']['tokens']:,} tokens, {r['engine']['trained']} proxies trained, "
               f"{r['seconds']['total']:.0f}s; A/A: {r['aa_control']['verdict']}")
