@@ -74,13 +74,10 @@ class Rulebook:
 
     def key(self) -> tuple | None:
         """What the probe's verdict depends on; None when a rule is not a regular expression."""
-        sources = []
-        for name in _RULES:
-            rule = getattr(self, name)
-            pattern = getattr(getattr(rule, "__self__", None), "pattern", None)
-            if rule is not None and not isinstance(pattern, str):
-                return None
-            sources.append(pattern)
+        rules = [getattr(self, name) for name in _RULES]
+        sources = [_source(rule) for rule in rules]
+        if any(rule is not None and src is None for rule, src in zip(rules, sources)):
+            return None
         return (self.lang, *sources, tuple(sorted((k, len(v)) for k, v in self.specials.items())))
 
     # ------------------------------------------------------------------ on disk
