@@ -19,7 +19,7 @@ import numpy as np
 from winnow.mixing.config import MixConfig
 from winnow.pipeline.tokens.tokenizer import Tokenizer, train_tokenizer
 from winnow.pipeline.tokens.pools import DEFAULT_DOMAIN, TokenPool, build_pools
-from winnow.pipeline.tokens.documents import document_batches, document_files, inputs_hash
+from winnow.pipeline.tokens.documents import HashedInputs, document_batches, document_files
 
 log = logging.getLogger("winnow.mix")
 
@@ -75,13 +75,15 @@ def corpus_files(cfg: MixConfig) -> tuple[list[str], dict[str, str]]:
     return list(file_domains), file_domains
 
 
-def _scan(files: list[str], fraction: float, file_domains: dict[str, str]) -> tuple[dict, dict, dict]:
-    """One pass over the documents: per domain, held-out (id, text) pairs and training text hashes and ids."""
+def _scan(files: list[str], fraction: float, file_domains: dict[str, str]) -> tuple[dict, dict, dict, str]:
+    """One pass over the documents: per domain, held-out (id, text) pairs and training text hashes and ids; and the
+    inputs' content hash (`inputs_hash`, the pools' cache key), from the same read of each file."""
     heldout: dict[str, list[tuple[str, str]]] = {}
     train_hashes: dict[bytes, str] = {}  # text hash → an id holding it
     train_ids: dict[str, str] = {}  # id → domain
-    for path in files:
-        for batch in document_batches(path, 2048, DEFAULT_DOMAIN, file_domains.get(path)):
+    inputs = HashedInputs(files)
+    for path, held in inputs:
+        for batch in document_batches(path, 2048, DEFAULT_DOMAIN, file_domains.get(path), source=held):
             for doc_id, text, dom in zip(batch["id"], batch["text"], batch["domain"]):
                 text = text or ""
                 if is_heldout(doc_id, fraction):
@@ -89,11 +91,11 @@ def _scan(files: list[str], fraction: float, file_domains: dict[str, str]) -> tu
                 else:
                     train_ids[doc_id] = dom
                     train_hashes.setdefault(_text_hash(text), doc_id)
-    return heldout, train_hashes, train_ids
+    return heldout, train_hashes, train_ids, inputs.content_hash
 
 
 def _tokenizer(cfg: MixConfig, files: list[str], file_domains: dict[str, str], exclude: set[str],
-               cache_dir: str) -> Tokenizer:
+               cache_dir: str, content_hash: str) -> Tokenizer:
     """The configured tokenizer, or the one this cache trained: one per vocabulary size, kept when documents change.
 
     Pools, and so cached proxy runs, are only comparable under one tokenizer. Retraining whenever the corpus
@@ -120,7 +122,7 @@ def _tokenizer(cfg: MixConfig, files: list[str], file_domains: dict[str, str], e
     tmp = f"{out}.tmp-{os.getpid()}"
     train_tokenizer(texts, cfg.vocab_size, tmp)
     with open(os.path.join(tmp, "trained_on.json"), "w", encoding="utf-8") as f:
-        json.dump({"inputs": inputs_hash(files), "domains": {d: sizes[d] for d in sorted(sizes)}}, f)
+        json.dump({"inputs": content_hash, "domains": {d: sizes[d] for d in sorted(sizes)}}, f)
     try:
         os.replace(tmp, out)  # atomic: a half-written tokenizer is never picked up by a later run
     except OSError:  # another mix sharing this cache got there first: use theirs
@@ -145,7 +147,7 @@ def _fingerprint(tok: Tokenizer, tokens: np.ndarray) -> str:
 def prepare(cfg: MixConfig) -> MixData:
     """Pools and targets, with every input check done before any proxy trains."""
     files, file_domains = corpus_files(cfg)
-    heldout, train_hashes, train_ids = _scan(files, cfg.heldout_fraction, file_domains)
+    heldout, train_hashes, train_ids, content_hash = _scan(files, cfg.heldout_fraction, file_domains)
     present = sorted(set(train_ids.values()) | set(heldout))
     domains = list(cfg.domains) if cfg.domains else present
     empty = [d for d in domains if d not in set(train_ids.values())]
@@ -158,9 +160,9 @@ def prepare(cfg: MixConfig) -> MixData:
     exclude = {i for docs in heldout.values() for i, _ in docs}
     exclude |= {train_hashes[h] for docs in heldout.values() for _, t in docs if (h := _text_hash(t)) in train_hashes}
     cache_dir = cfg.resolved_cache_dir()
-    tok = _tokenizer(cfg, files, file_domains, exclude, cache_dir)
+    tok = _tokenizer(cfg, files, file_domains, exclude, cache_dir, content_hash)
     pools = build_pools(files, tok, os.path.join(cache_dir, "pools"), domains=domains, exclude_ids=exclude,
-                        file_domains=file_domains)
+                        file_domains=file_domains, content_hash=content_hash)
     min_tokens = cfg.proxy.seq_len + 1
     short = [f"{d} ({p.num_tokens} tokens)" for d, p in pools.items() if p.num_tokens < min_tokens]
     if short:

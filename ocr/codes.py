@@ -4,6 +4,10 @@ from __future__ import annotations
 
 STAGE = "pdf_extract"
 PDF_CONTENT_TYPE = "application/pdf"
+# The PDF reader's working column (besides raw and content_type): the row's locator, typed, so the stage names a
+# PDF in its messages without parsing the metadata JSON. A row that has it holds nothing else the stage reads in
+# its metadata (no warc_truncated); rows without it (WARC PDFs, JSONL/Parquet inputs) are read from the metadata.
+LOCATOR_COLUMN = "pdf_locator"
 
 # Drop reasons (rejected/): deliberate decisions about readable input.
 TRUNCATED = f"{STAGE}_truncated"  # cut short (Common Crawl stores at most 1 MiB of a PDF)

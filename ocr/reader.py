@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from winnow.ocr.codes import PDF_CONTENT_TYPE
+from winnow.ocr.codes import LOCATOR_COLUMN, PDF_CONTENT_TYPE
 from winnow.pipeline import schema, storage
 from winnow.pipeline.readers.base import BatchBuilder, Reader, ReaderParams
 from winnow.pipeline.registry import register_reader
@@ -22,7 +22,7 @@ class PdfReader(Reader):
     extensions = (".pdf",)
     Params = PdfReaderParams
     files_per_unit = 64
-    working_columns = (schema.RAW, schema.CONTENT_TYPE)
+    working_columns = (schema.RAW, schema.CONTENT_TYPE, LOCATOR_COLUMN)
 
     def read(self, path: str) -> Iterator[Outcome]:
         out = BatchBuilder(self.params.batch_size)
@@ -43,6 +43,7 @@ class PdfReader(Reader):
                     schema.METADATA: schema.metadata_json(meta),
                     schema.RAW: data,
                     schema.CONTENT_TYPE: PDF_CONTENT_TYPE,
+                    LOCATOR_COLUMN: meta[schema.LOCATOR],  # typed for pdf_extract, which need not parse metadata
                 }
             )
             out.docs.append(row)

@@ -67,7 +67,7 @@ class PdfExtractStage(Stage):
     reasons = codes.REASONS
     errors = codes.ERRORS
     counters_title = "PDF pages by route"
-    reads = (schema.RAW, schema.CONTENT_TYPE, schema.TEXT, schema.METADATA, schema.ID)
+    reads = (schema.RAW, schema.CONTENT_TYPE, codes.LOCATOR_COLUMN, schema.TEXT, schema.METADATA, schema.ID)
     accelerator_counters = tuple(codes.route_counter(r) for r in codes.ROUTES if r.startswith("ocr"))
 
     def setup(self) -> None:
@@ -103,6 +103,8 @@ class PdfExtractStage(Stage):
             return Outcome.keep_all(batch)
         raws = batch[schema.RAW].to_pylist() if schema.RAW in batch.column_names else [None] * n
         metas = batch[schema.METADATA].to_pylist()
+        has_locators = codes.LOCATOR_COLUMN in batch.column_names
+        locators = batch[codes.LOCATOR_COLUMN].to_pylist() if has_locators else [None] * n
         texts = batch[schema.TEXT].to_pylist()
         reasons: list[str | None] = [None] * n
         errors: list[str | None] = [None] * n
@@ -112,8 +114,11 @@ class PdfExtractStage(Stage):
         for i in range(n):
             if ctypes[i] != codes.PDF_CONTENT_TYPE:
                 continue
-            meta = json.loads(metas[i]) if metas[i] else {}
-            where = meta.get("locator") or batch[schema.ID][i].as_py()
+            if locators[i] is not None:  # the PDF reader's typed fields: nothing else to read from its metadata
+                where, meta = locators[i], {}
+            else:  # rows from elsewhere (a WARC's PDFs, JSONL/Parquet input): their metadata says
+                meta = json.loads(metas[i]) if metas[i] else {}
+                where = meta.get("locator") or batch[schema.ID][i].as_py()
             raw = raws[i] or b""
             if raw.find(b"%PDF-", 0, 1024) == -1:
                 errors[i], details[i] = codes.CORRUPT, f"{where}: no %PDF- header in the first KiB"

@@ -14,7 +14,7 @@ from winnow.pipeline import schema, storage
 PARQUET = (".parquet",)
 JSONL = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.zstd", ".json.gz", ".ndjson")
 COLUMNS = (schema.ID, schema.TEXT, schema.DOMAIN, schema.SOURCE, schema.LICENSE)
-SCAN_IN_MEMORY = 1 << 30  # `scan_inputs` holds a file up to this size to count it from the bytes it hashed
+SCAN_IN_MEMORY = 1 << 30  # `HashedInputs` holds a file up to this size, to be read from the bytes it hashed
 READ_CHUNK = 1 << 22
 
 
@@ -37,15 +37,48 @@ def document_files(items: list[str]) -> list[str]:
     return [f for f in files if not (f in seen or seen.add(f))]
 
 
+class HashedInputs:
+    """The input files, each read once: iterating yields (path, its bytes open in memory) after hashing them as
+    they stream, and `content_hash` is then `inputs_hash` of them. A file over SCAN_IN_MEMORY bytes (or every file
+    with `hold=False`) is not held: it comes with None, and a caller that needs its contents reads it again."""
+
+    def __init__(self, files: list[str], hold: bool = True):
+        self.files, self.hold = files, hold
+        self._hash = hashlib.sha256()
+        self._done = False
+
+    def __iter__(self) -> Iterator[tuple[str, BinaryIO | None]]:
+        import pyarrow as pa
+
+        for path in self.files:
+            held: bytearray | None = bytearray() if self.hold else None
+            with storage.open_input(path) as f:
+                while chunk := f.read(READ_CHUNK):
+                    self._hash.update(chunk)
+                    if held is not None:
+                        held += chunk
+                        if len(held) > SCAN_IN_MEMORY:
+                            held = None
+            self._hash.update(b"\x00")
+            if held is None:
+                yield path, None
+            else:  # Parquet is read in place; JSONL lines come from a copy
+                yield path, pa.BufferReader(held) if path.endswith(PARQUET) else io.BytesIO(held)
+        self._done = True
+
+    @property
+    def content_hash(self) -> str:
+        if not self._done:
+            raise RuntimeError("content_hash is known once every input has been read")
+        return self._hash.hexdigest()[:24]
+
+
 def inputs_hash(files: list[str]) -> str:
     """Content hash of the inputs (bytes, in order): the cache key that makes a pool reusable across runs."""
-    h = hashlib.sha256()
-    for path in files:
-        with storage.open_input(path) as f:
-            while chunk := f.read(READ_CHUNK):
-                h.update(chunk)
-        h.update(b"\x00")
-    return h.hexdigest()[:24]
+    inputs = HashedInputs(files, hold=False)
+    for _ in inputs:
+        pass
+    return inputs.content_hash
 
 
 def scan_inputs(files: list[str], default_domain: str) -> tuple[str, dict[str, dict[str, int]]]:
@@ -53,38 +86,25 @@ def scan_inputs(files: list[str], default_domain: str) -> tuple[str, dict[str, d
 
     The bytes are hashed as they stream and kept, then the domain and text columns are counted from memory.
     A file over SCAN_IN_MEMORY bytes is not held: it is hashed as it streams and read a second time to count it."""
-    import pyarrow as pa
-
-    h = hashlib.sha256()
     stats: dict[str, dict[str, int]] = {}
-    for path in files:
-        held: bytearray | None = bytearray()
-        with storage.open_input(path) as f:
-            while chunk := f.read(READ_CHUNK):
-                h.update(chunk)
-                if held is not None:
-                    held += chunk
-                    if len(held) > SCAN_IN_MEMORY:
-                        held = None
-        h.update(b"\x00")
-        if held is None:
-            raw = None
-        else:  # Parquet is read in place; JSONL lines come from a copy
-            raw = pa.BufferReader(held) if path.endswith(PARQUET) else io.BytesIO(held)
+    inputs = HashedInputs(files)
+    for path, raw in inputs:
         _count_domains(path, raw, default_domain, stats)
-    return h.hexdigest()[:24], stats
+    return inputs.content_hash, stats
 
 
 def document_batches(path: str, batch_size: int, default_domain: str, force_domain: str | None = None,
-                     extra: Sequence[str] = (), names: set[str] | None = None) -> Iterator[dict[str, list]]:
+                     extra: Sequence[str] = (), names: set[str] | None = None,
+                     source: BinaryIO | None = None) -> Iterator[dict[str, list]]:
     """Batches of {id, text, domain, source, license} lists; a missing column reads as nulls.
 
     `force_domain` puts every row of the file in that domain, whatever its own column says (files listed
     per domain, e.g. a mix config's `sources:`). `extra` columns come too, null where a file or record lacks
-    them (the score columns an ablation decides on); `names`, when given, collects every column the file holds."""
+    them (the score columns an ablation decides on); `names`, when given, collects every column the file holds.
+    `source`: the file's bytes already open (held by `HashedInputs`); otherwise the file is opened here."""
     columns = COLUMNS + tuple(c for c in dict.fromkeys(extra) if c not in COLUMNS)
     read = _parquet_batches if path.endswith(PARQUET) else _jsonl_batches
-    for batch in read(path, batch_size, default_domain, columns, names):
+    for batch in read(path, batch_size, default_domain, columns, names, source):
         if force_domain is not None:
             batch[schema.DOMAIN] = [force_domain] * len(batch[schema.ID])
         yield batch
@@ -114,10 +134,10 @@ def json_lines(path: str, source: BinaryIO | None = None) -> Iterator[tuple[int,
 
 
 def _parquet_batches(path: str, batch_size: int, default_domain: str, columns: tuple[str, ...],
-                     names: set[str] | None) -> Iterator[dict[str, list]]:
+                     names: set[str] | None, source: BinaryIO | None = None) -> Iterator[dict[str, list]]:
     import pyarrow.parquet as pq
 
-    with storage.open_input(path) as f:
+    with source if source is not None else storage.open_input(path) as f:
         pf = pq.ParquetFile(f)
         present = [c for c in columns if c in pf.schema_arrow.names]
         if schema.TEXT not in present:
@@ -163,7 +183,7 @@ def _jsonl_batches(path: str, batch_size: int, default_domain: str, columns: tup
 def _count_domains(path: str, raw: BinaryIO | None, default_domain: str, stats: dict[str, dict[str, int]]) -> None:
     """Add one file's documents and text bytes per domain to `stats`, reading only those two columns.
 
-    `raw`: the file's bytes already open (held by `scan_inputs`); otherwise the file is opened here."""
+    `raw`: the file's bytes already open (held by `HashedInputs`); otherwise the file is opened here."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 

@@ -79,8 +79,8 @@ def build_pools(
     """Tokenize each domain's documents once (or load them from the cache); EOS after every document.
 
     `file_domains` (input file → domain) overrides the files' own domain column. `content_hash`: `inputs_hash` of
-    the expanded documents when the caller already has it (`winnow export` does), so the inputs are not read for it
-    again."""
+    the expanded documents when the caller already has it (`winnow export` and `winnow mix` do), so the inputs are
+    not read for it again."""
     files = document_files([documents] if isinstance(documents, str) else list(documents))
     content = content_hash or inputs_hash(files)
     if file_domains:  # the same bytes labelled differently are different pools
