@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from winnow.pipeline.registry import READERS, STAGES, PluginError
 from winnow.pipeline.stage import Stage, StageParams
-from winnow.pipeline.yaml_config import ConfigError, apply_overrides, read_yaml_mapping, validate
+from winnow.pipeline.yaml_config import ConfigError, Params, apply_overrides, read_yaml_mapping, validate
 from winnow.pipeline.yaml_config import parse_set  # noqa: F401 (the commands import it from here)
 
 TOP_LEVEL_KEYS = ("inputs", "output", "params", "engine", "stages", "description")
@@ -130,61 +130,84 @@ def _load_config(
     if unknown:
         raise ConfigError(f"unknown top-level key {unknown[0]!r}; allowed keys: {', '.join(TOP_LEVEL_KEYS)}")
     params = apply_overrides(raw, path, overrides)
+    specs = _input_specs(raw, params, inputs)
+    out = _output_dir(raw, params, output)
+    engine = _engine_config(raw, params, address, executor)
+    stages = _stage_specs(raw, params)
+    _check_columns(specs, stages)
+    _refuse_duplicate_stages(stages)
+    return PipelineConfig(inputs=specs, output=out, stages=stages, engine=engine, params=params.values,
+                          source_path=path)
 
+
+def _input_specs(raw: dict[str, Any], params: Params, inputs: list[str] | None) -> list[InputSpec]:
     # --input replaces the config's inputs before substitution, so an unused ${demo} is never built.
     raw_inputs = [{"path": p} for p in inputs] if inputs else raw.get("inputs")
     if not raw_inputs:
         raise ConfigError("inputs: no inputs given; list paths or globs under inputs: or pass --input")
     if not isinstance(raw_inputs, list):
         raise ConfigError("inputs: expected a list of paths or {path: ..., format: ...} entries")
-    specs: list[InputSpec] = []
-    for i, entry in enumerate(raw_inputs):
-        entry = params.substitute(entry, f"inputs[{i}]")
-        if isinstance(entry, str):
-            entry = {"path": entry}
-        crawl = None
-        if isinstance(entry, dict) and "crawl" in entry:
-            entry, crawl = _crawl_entry(entry, f"inputs[{i}]")
-        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
-            raise ConfigError(f"inputs[{i}]: expected a path string or a mapping with a 'path' key")
-        entry = dict(entry)
-        path_value, fmt = entry.pop("path"), entry.pop("format", "auto")
-        if fmt != "auto" and fmt not in READERS:
-            raise ConfigError(f"inputs[{i}].format: unknown format {fmt!r}; allowed: auto, {', '.join(sorted(READERS))}")
-        if fmt != "auto":
-            validate(READERS[fmt].Params, entry, f"inputs[{i}] ({fmt} reader)")
-        specs.append(InputSpec(path=os.path.expanduser(path_value), format=fmt, options=entry, crawl=crawl))
+    return [_input_spec(entry, params, f"inputs[{i}]") for i, entry in enumerate(raw_inputs)]
 
+
+def _input_spec(entry: Any, params: Params, where: str) -> InputSpec:
+    """One `inputs:` entry (a path, a {path, format, <reader options>} mapping or a crawl) → its InputSpec."""
+    entry = params.substitute(entry, where)
+    if isinstance(entry, str):
+        entry = {"path": entry}
+    crawl = None
+    if isinstance(entry, dict) and "crawl" in entry:
+        entry, crawl = _crawl_entry(entry, where)
+    if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+        raise ConfigError(f"{where}: expected a path string or a mapping with a 'path' key")
+    entry = dict(entry)
+    path_value, fmt = entry.pop("path"), entry.pop("format", "auto")
+    if fmt != "auto" and fmt not in READERS:
+        raise ConfigError(f"{where}.format: unknown format {fmt!r}; allowed: auto, {', '.join(sorted(READERS))}")
+    if fmt != "auto":
+        validate(READERS[fmt].Params, entry, f"{where} ({fmt} reader)")
+    return InputSpec(path=os.path.expanduser(path_value), format=fmt, options=entry, crawl=crawl)
+
+
+def _output_dir(raw: dict[str, Any], params: Params, output: str | None) -> str:
     out = output or params.substitute(raw.get("output"), "output")
     if not out or not isinstance(out, str):
         raise ConfigError("output: no output directory; set output: or pass --output")
+    return out
 
+
+def _engine_config(raw: dict[str, Any], params: Params, address: str | None, executor: str | None) -> EngineConfig:
     engine_raw = params.substitute(dict(raw.get("engine") or {}), "engine")
+    # --address and --executor win over the config, and are validated with it.
     if address:
         engine_raw["address"] = address
     if executor:
         engine_raw["executor"] = executor
-    engine = validate(EngineConfig, engine_raw, "engine")
+    return validate(EngineConfig, engine_raw, "engine")
 
+
+def _stage_specs(raw: dict[str, Any], params: Params) -> list[StageSpec]:
     raw_stages = raw.get("stages") or []
     if not isinstance(raw_stages, list):
         raise ConfigError("stages: expected a list of {name: ..., <params>} entries")
-    stages: list[StageSpec] = []
-    for i, entry in enumerate(raw_stages):
-        if not isinstance(entry, dict) or "name" not in entry:
-            raise ConfigError(f"stages[{i}]: expected a mapping with a 'name' key")
-        entry = params.substitute(dict(entry), f"stages[{i}]")
-        name = entry.pop("name")
-        if name not in STAGES:
-            raise ConfigError(f"stages[{i}]: unknown stage {name!r}; registered stages: {', '.join(sorted(STAGES))}")
-        stages.append(StageSpec(name=name, params=validate(STAGES[name].Params, entry, f"stages[{i}] ({name})")))
-    _check_columns(specs, stages)
+    return [_stage_spec(entry, params, f"stages[{i}]") for i, entry in enumerate(raw_stages)]
+
+
+def _stage_spec(entry: Any, params: Params, where: str) -> StageSpec:
+    if not isinstance(entry, dict) or "name" not in entry:
+        raise ConfigError(f"{where}: expected a mapping with a 'name' key")
+    entry = params.substitute(dict(entry), where)
+    name = entry.pop("name")
+    if name not in STAGES:
+        raise ConfigError(f"{where}: unknown stage {name!r}; registered stages: {', '.join(sorted(STAGES))}")
+    return StageSpec(name=name, params=validate(STAGES[name].Params, entry, f"{where} ({name})"))
+
+
+def _refuse_duplicate_stages(stages: list[StageSpec]) -> None:
     names = [s.name for s in stages]
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:
         raise ConfigError(f"stages: stage {dup!r} appears twice; stage names label the funnel and must be unique")
-    return PipelineConfig(inputs=specs, output=out, stages=stages, engine=engine, params=params.values,
-                          source_path=path)
 
 
 def _input_columns(specs: list[InputSpec]) -> set[str] | None:

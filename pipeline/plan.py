@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from winnow.pipeline import storage
-from winnow.pipeline.config import PipelineConfig
+from winnow.pipeline.config import InputSpec, PipelineConfig
 from winnow.pipeline.planning import plan_units
 from winnow.pipeline.runner import run_pipeline
 
@@ -48,57 +48,12 @@ def estimate(config: PipelineConfig, sample_bytes: int = 50_000_000, cores: int 
     units = plan_units(config)
     sizes = {p: _file_size(p) for u in units for p in u.paths}
     total_bytes = sum(sizes.values())
-    # The warm-up file (imports, models, per-language word caches) is never one of the timed files, so the
-    # timed sample does not find its words already cached: the smallest file warms up when there are others.
-    by_size = sorted(sizes, key=lambda p: (sizes[p], p))
-    warm_path = by_size[0]
-    rest = by_size[1:] or by_size
-    chosen, acc = [], 0
-    for path in rest:
-        if chosen and acc + sizes[path] > sample_bytes:
-            break
-        chosen.append(path)
-        acc += sizes[path]
-    with tempfile.TemporaryDirectory(prefix="winnow-plan-") as tmp:
-        sample_cfg = dataclasses.replace(
-            config,
-            inputs=[dataclasses.replace(spec, path=p) for p in chosen for spec in config.inputs[:1]],
-            output=storage.join(tmp, "out"),
-            engine=config.engine.model_copy(update={"executor": "local"}),
-        )
-        # Keep each chosen file with the reader options of the input entry it came from.
-        sample_cfg.inputs = []
-        for spec in config.inputs:
-            for p in storage.expand([spec.path]):
-                if p in chosen:
-                    sample_cfg.inputs.append(dataclasses.replace(spec, path=p))
-        # Warm-up: imports and model loading are a per-worker constant that a small sample would otherwise
-        # scale up as if it were per-byte work.
-        warm_inputs = [dataclasses.replace(spec, path=warm_path) for spec in config.inputs
-                       if warm_path in storage.expand([spec.path])][:1]
-        run_pipeline(dataclasses.replace(sample_cfg, inputs=warm_inputs, output=storage.join(tmp, "warmup")))
-        stats = run_pipeline(sample_cfg).stats
-        doc_files = storage.list_files(storage.join(sample_cfg.output, "documents"), ".parquet")
-        parquet_bytes = sum(_file_size(f) for f in doc_files)
+    warm_path, chosen, acc = _choose_sample(sizes, sample_bytes)
+    stats, parquet_bytes = _run_sample(config, chosen, warm_path)
     scale = total_bytes / acc if acc else float(len(units)) / max(len(chosen), 1)
-    stage_rows = []
-    stage_seconds = 0.0
-    for s in stats["stages"]:
-        secs = (s["seconds"] + s.get("fit_seconds", 0.0)) * scale
-        stage_seconds += secs
-        stage_rows.append({"name": s["name"], "documents_in": round(s["in"] * scale), "kept": round(s["kept"] * scale),
-                           "cpu_seconds": round(secs, 3)})
-    # The sample ran in this one process, so its wall time is its CPU time: stages plus what no stage counts
-    # (writing Parquet, accounting, unit markers, the report), shown as its own row.
-    cpu_seconds = max(stats["wall_seconds"] * scale, stage_seconds)
-    stage_rows.append({"name": "(engine: writers, accounting)", "documents_in": None, "kept": None,
-                       "cpu_seconds": round(cpu_seconds - stage_seconds, 3)})
+    stage_rows, cpu_seconds = _stage_rows(stats, scale)
     records = stats["stages"][0]["in"] * scale
     kept = stats["documents"] * scale
-    # Work a GPU could take (OCR'd pages): the counters and seconds of the stages that declare such counters.
-    accel = [s for s in stats["stages"] if s.get("describes", {}).get("accelerator_counters")]
-    ocr_pages = sum(s.get("counters", {}).get(k, 0) for s in accel for k in s["describes"]["accelerator_counters"]) * scale
-    ocr_cpu_seconds = sum(s["seconds"] for s in accel) * scale
     sig = _index_bytes_per_document(config)
     workers = min(cores, len(units)) or 1
     wall = RAY_STARTUP_S + cpu_seconds / workers
@@ -111,10 +66,7 @@ def estimate(config: PipelineConfig, sample_bytes: int = 50_000_000, cores: int 
         "time": {"cpu_seconds": round(cpu_seconds, 3), "cores": cores, "wall_seconds": round(wall, 1),
                  "cost_usd": round(cpu_seconds / 3600 * prices.core_hour, 4)},
         "dedup_peak_memory_bytes": round(kept * sig) if sig else None,
-        "ocr": {"pages": round(ocr_pages), "cpu_seconds": round(ocr_cpu_seconds, 1),
-                "gpu_seconds_assumed": round(ocr_pages / GPU_OCR_PAGES_PER_S, 1),
-                "cpu_cost_usd": round(ocr_cpu_seconds / 3600 * prices.core_hour, 4),
-                "gpu_cost_usd": round(ocr_pages / GPU_OCR_PAGES_PER_S / 3600 * prices.gpu_hour, 4)},
+        "ocr": _ocr_estimate(stats, scale, prices),
         "output": {"documents_parquet_bytes": round(parquet_bytes * scale),
                    "parquet_bytes_per_kept_doc": round(parquet_bytes / stats["documents"], 1) if stats["documents"] else None},
         "ratios": {"records_per_document": round(stats["stages"][0]["in"] / max(stats["stages"][0]["kept"], 1), 3),
@@ -126,6 +78,74 @@ def estimate(config: PipelineConfig, sample_bytes: int = 50_000_000, cores: int 
                         "signature_bytes_per_doc": sig},
     }
     return out
+
+
+def _choose_sample(sizes: dict[str, int], sample_bytes: int) -> tuple[str, list[str], int]:
+    """The warm-up file, then the smallest other files up to `sample_bytes` (at least one) and their bytes."""
+    # The warm-up file (imports, models, per-language word caches) is never one of the timed files, so the
+    # timed sample does not find its words already cached: the smallest file warms up when there are others.
+    by_size = sorted(sizes, key=lambda p: (sizes[p], p))
+    warm_path = by_size[0]
+    rest = by_size[1:] or by_size
+    chosen, acc = [], 0
+    for path in rest:
+        if chosen and acc + sizes[path] > sample_bytes:
+            break
+        chosen.append(path)
+        acc += sizes[path]
+    return warm_path, chosen, acc
+
+
+def _run_sample(config: PipelineConfig, chosen: list[str], warm_path: str) -> tuple[dict[str, Any], int]:
+    """Run the pipeline in this process on the chosen files, after a warm-up run; its stats and Parquet bytes."""
+    with tempfile.TemporaryDirectory(prefix="winnow-plan-") as tmp:
+        sample_cfg = dataclasses.replace(
+            config,
+            inputs=_inputs_for(config, chosen),
+            output=storage.join(tmp, "out"),
+            engine=config.engine.model_copy(update={"executor": "local"}),
+        )
+        # Warm-up: imports and model loading are a per-worker constant that a small sample would otherwise
+        # scale up as if it were per-byte work.
+        warm_inputs = _inputs_for(config, [warm_path])[:1]
+        run_pipeline(dataclasses.replace(sample_cfg, inputs=warm_inputs, output=storage.join(tmp, "warmup")))
+        stats = run_pipeline(sample_cfg).stats
+        doc_files = storage.list_files(storage.join(sample_cfg.output, "documents"), ".parquet")
+        return stats, sum(_file_size(f) for f in doc_files)
+
+
+def _inputs_for(config: PipelineConfig, paths: list[str]) -> list[InputSpec]:
+    """`paths`, each with the reader options of the input entry it came from."""
+    return [dataclasses.replace(spec, path=p)
+            for spec in config.inputs for p in storage.expand([spec.path]) if p in paths]
+
+
+def _stage_rows(stats: dict[str, Any], scale: float) -> tuple[list[dict[str, Any]], float]:
+    """Each stage's documents and CPU seconds scaled to the whole input, then the engine's row; and the CPU total."""
+    rows = []
+    stage_seconds = 0.0
+    for s in stats["stages"]:
+        secs = (s["seconds"] + s.get("fit_seconds", 0.0)) * scale
+        stage_seconds += secs
+        rows.append({"name": s["name"], "documents_in": round(s["in"] * scale), "kept": round(s["kept"] * scale),
+                     "cpu_seconds": round(secs, 3)})
+    # The sample ran in this one process, so its wall time is its CPU time: stages plus what no stage counts
+    # (writing Parquet, accounting, unit markers, the report), shown as its own row.
+    cpu_seconds = max(stats["wall_seconds"] * scale, stage_seconds)
+    rows.append({"name": "(engine: writers, accounting)", "documents_in": None, "kept": None,
+                 "cpu_seconds": round(cpu_seconds - stage_seconds, 3)})
+    return rows, cpu_seconds
+
+
+def _ocr_estimate(stats: dict[str, Any], scale: float, prices: Prices) -> dict[str, Any]:
+    # Work a GPU could take (OCR'd pages): the counters and seconds of the stages that declare such counters.
+    accel = [s for s in stats["stages"] if s.get("describes", {}).get("accelerator_counters")]
+    ocr_pages = sum(s.get("counters", {}).get(k, 0) for s in accel for k in s["describes"]["accelerator_counters"]) * scale
+    ocr_cpu_seconds = sum(s["seconds"] for s in accel) * scale
+    return {"pages": round(ocr_pages), "cpu_seconds": round(ocr_cpu_seconds, 1),
+            "gpu_seconds_assumed": round(ocr_pages / GPU_OCR_PAGES_PER_S, 1),
+            "cpu_cost_usd": round(ocr_cpu_seconds / 3600 * prices.core_hour, 4),
+            "gpu_cost_usd": round(ocr_pages / GPU_OCR_PAGES_PER_S / 3600 * prices.gpu_hour, 4)}
 
 
 # Common Crawl main-crawl shape, from the crawls' published statistics (order of magnitude).

@@ -103,19 +103,47 @@ class JobOptions:
                  "or --output DIR")
 
 
+# The options of the config-driven commands (`winnow run`, and `job_command`'s), declared once. Each is a function
+# so that every command's signature gets its own declaration; the texts that differ by command are arguments.
+PIPELINE_SET_HELP = "A param NAME=VALUE, or any key by its path a.b=VALUE (stages by name); repeatable."
+
+
+def config_argument(help: str) -> Any:
+    return typer.Argument(None, help=help)
+
+
+def output_option() -> Any:
+    return typer.Option(None, "--output", "-o", help="Output directory (overrides the config).")
+
+
+def set_option(help: str) -> Any:
+    return typer.Option([], "--set", help=help)
+
+
+def overwrite_option(noun: str) -> Any:
+    return typer.Option(False, "--overwrite", help=f"Replace an output directory that holds another {noun}.")
+
+
+def quiet_option(help: str = "No progress output.") -> Any:
+    return typer.Option(False, "--quiet", "-q", help=help)
+
+
+def verbose_option() -> Any:
+    return typer.Option(False, "--verbose", "-v", help="Also informational logs (Winnow's and Ray's).")
+
+
 def job_command(recipe: str, noun: str, report: str, config_help: str, set_help: str) -> Callable[[Callable], Callable]:
     """Give a config-driven job command its options, declared once here; it receives them as one JobOptions.
 
     Typer reads a command's options from its signature, so the wrapper carries the shared one."""
     options = [
-        ("config", str | None, typer.Argument(None, help=config_help)),
-        ("output", str | None, typer.Option(None, "--output", "-o", help="Output directory (overrides the config).")),
-        ("set_", list[str], typer.Option([], "--set", help=set_help)),
+        ("config", str | None, config_argument(config_help)),
+        ("output", str | None, output_option()),
+        ("set_", list[str], set_option(set_help)),
         ("executor", str | None, typer.Option(None, "--executor", help="ray (default) or local (in-process).")),
-        ("overwrite", bool,
-         typer.Option(False, "--overwrite", help=f"Replace an output directory that holds another {noun}.")),
-        ("quiet", bool, typer.Option(False, "--quiet", "-q", help="No progress output.")),
-        ("verbose", bool, typer.Option(False, "--verbose", "-v", help="Also informational logs (Winnow's and Ray's).")),
+        ("overwrite", bool, overwrite_option(noun)),
+        ("quiet", bool, quiet_option()),
+        ("verbose", bool, verbose_option()),
     ]
 
     def decorate(fn: Callable[[JobOptions], None]) -> Callable:

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 from winnow.pipeline.cli.app import app
-from winnow.pipeline.cli.common import config_path, console, fail
+from winnow.pipeline.cli.common import PIPELINE_SET_HELP, config_path, console, fail, set_option
 
 
 @app.command()
 def plan(
     config: str = typer.Argument(..., help="Pipeline YAML or a bundled recipe's name."),
     input: list[str] = typer.Option([], "--input", "-i", help="Input path or glob; repeatable."),
-    set_: list[str] = typer.Option([], "--set", help="A param NAME=VALUE, or any key by its path a.b=VALUE (stages by name); repeatable."),
+    set_: list[str] = set_option(PIPELINE_SET_HELP),
     cores: int = typer.Option(2, "--cores", help="Cores the real run will have."),
     sample_mb: float = typer.Option(50.0, "--sample-mb", help="Input bytes to sample (smallest files first)."),
     nodes: Optional[int] = typer.Option(None, "--snapshot-nodes", help="Also estimate a whole Common Crawl snapshot on N nodes."),
@@ -44,15 +44,15 @@ def plan(
     if as_json:
         print(json.dumps(result, indent=2))
         return
-    d, t = result["documents"], result["time"]
-    console.print(f"inputs: {result['inputs']['files']} files, {result['inputs']['bytes'] / 1e6:,.1f} MB "
-                  f"(sampled {result['inputs']['sampled_files']} files, {result['inputs']['sampled_bytes'] / 1e6:,.1f} MB)")
+    _print_plan(result)
+
+
+def _print_plan(result: dict[str, Any]) -> None:
+    i, d, t = result["inputs"], result["documents"], result["time"]
+    console.print(f"inputs: {i['files']} files, {i['bytes'] / 1e6:,.1f} MB "
+                  f"(sampled {i['sampled_files']} files, {i['sampled_bytes'] / 1e6:,.1f} MB)")
     console.print(f"documents: ~{d['read']:,} read, ~{d['kept']:,} kept, ~{d['rejected']:,} rejected, ~{d['errors']:,} errors")
-    for s in result["stages"]:
-        if s["documents_in"] is None:  # the engine's own row: writers, accounting
-            console.print(f"  {s['name']:<48} {s['cpu_seconds']:>9.1f} cpu-s", highlight=False)
-            continue
-        console.print(f"  {s['name']:<22} in ~{s['documents_in']:>10,}  kept ~{s['kept']:>10,}  {s['cpu_seconds']:>9.1f} cpu-s")
+    _print_stages(result["stages"])
     console.print(f"time: ~{t['wall_seconds']:,.0f} s wall on {t['cores']} cores ({t['cpu_seconds']:,.0f} cpu-s, ~${t['cost_usd']})")
     if result["dedup_peak_memory_bytes"]:
         console.print(f"dedup index: ~{result['dedup_peak_memory_bytes'] / 1e6:,.1f} MB")
@@ -62,12 +62,26 @@ def plan(
                       f"GPU ~{o['gpu_seconds_assumed']:,.0f} s assumed (${o['gpu_cost_usd']})")
     if "snapshot" in result:
         console.print("whole snapshot:")
-        for key, value in result["snapshot"].items():
-            console.print(f"  {key.replace('_', ' ')}: {value}", highlight=False)
+        _print_items(result["snapshot"])
     console.print("assumptions:")
-    for key, value in result["assumptions"].items():
+    _print_items(result["assumptions"])
+    _print_sample_note(i)
+
+
+def _print_stages(stages: list[dict[str, Any]]) -> None:
+    for s in stages:
+        if s["documents_in"] is None:  # the engine's own row: writers, accounting
+            console.print(f"  {s['name']:<48} {s['cpu_seconds']:>9.1f} cpu-s", highlight=False)
+            continue
+        console.print(f"  {s['name']:<22} in ~{s['documents_in']:>10,}  kept ~{s['kept']:>10,}  {s['cpu_seconds']:>9.1f} cpu-s")
+
+
+def _print_items(items: dict[str, Any]) -> None:
+    for key, value in items.items():
         console.print(f"  {key.replace('_', ' ')}: {value}", highlight=False)
-    i = result["inputs"]
+
+
+def _print_sample_note(i: dict[str, Any]) -> None:
     share = i["sampled_bytes"] / i["bytes"] if i["bytes"] else 0.0
     if i["sampled_files"] < i["files"] and share < 0.9:
         console.print(

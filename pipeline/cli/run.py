@@ -7,20 +7,25 @@ from typing import Optional
 import typer
 
 from winnow.pipeline.cli.app import app
-from winnow.pipeline.cli.common import config_path, console, fail, funnel_table, setup_logging
+from winnow.pipeline.cli.common import (
+    PIPELINE_SET_HELP, config_argument, config_path, console, fail, funnel_table, output_option, overwrite_option,
+    quiet_option, set_option, setup_logging, verbose_option,
+)
 
 
+# The options shared with the other config-driven commands are declared in common. --input and --address are run's
+# alone, and its --executor is its own: a pipeline's engine also has `auto` (the default), mix's and ablate's do not.
 @app.command()
 def run(
-    config: Optional[str] = typer.Argument(None, help="Pipeline YAML or a bundled recipe's name (`winnow recipes`); default: the demo."),
+    config: Optional[str] = config_argument("Pipeline YAML or a bundled recipe's name (`winnow recipes`); default: the demo."),
     input: list[str] = typer.Option([], "--input", "-i", help="Input path or glob (local, s3://, https://); repeatable."),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Output directory (overrides the config)."),
-    set_: list[str] = typer.Option([], "--set", help="A param NAME=VALUE, or any key by its path a.b=VALUE (stages by name); repeatable."),
+    output: Optional[str] = output_option(),
+    set_: list[str] = set_option(PIPELINE_SET_HELP),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: RAY_ADDRESS or embedded)."),
     executor: Optional[str] = typer.Option(None, "--executor", help="auto (default: Ray, in-process for a one-unit run), ray, or local (in-process)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an output directory that holds another run."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or funnel table; the summary line stays."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also informational logs (Winnow's and Ray's)."),
+    overwrite: bool = overwrite_option("run"),
+    quiet: bool = quiet_option("No progress or funnel table; the summary line stays."),
+    verbose: bool = verbose_option(),
 ) -> None:
     """Run a curation pipeline; rerunning into the same output resumes where it stopped."""
     from winnow.pipeline.config import ConfigError, load_config, parse_set

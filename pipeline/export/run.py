@@ -18,7 +18,9 @@ from winnow.pipeline import storage
 from winnow.pipeline.config import ConfigError
 import winnow.pipeline.export.formats as formats
 from winnow.pipeline.export.config import ExportConfig, load_weights
-from winnow.pipeline.export.blend import MixError, check_shares, default_budget, interleave, normalise, pack, plan_mix
+from winnow.pipeline.export.blend import (
+    DomainPlan, MixError, check_shares, default_budget, interleave, normalise, pack, plan_mix,
+)
 from winnow.pipeline.tokens.tokenizer import Tokenizer, TokenizerError, train_tokenizer
 from winnow.pipeline.tokens.pools import DEFAULT_DOMAIN, build_pools
 from winnow.pipeline.tokens.documents import document_files, scan_inputs
@@ -241,6 +243,68 @@ def _manifest(
     tokenize_seconds: float,
 ) -> dict:
     cfg = prep.cfg
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "export_fingerprint": prep.fingerprint,
+        "total_tokens": sum(s["tokens"] for s in shards),
+        "total_documents": sum(s["documents"] for s in shards),
+        "token_budget": total,
+        "seed": cfg.seed,
+        "max_epochs": cfg.max_epochs,
+        "shard_tokens": cfg.shard_tokens,
+        "formats": {f: _format_info(f, tokenizer) for f in cfg.formats},
+        "tokenizer": _tokenizer_info(tokenizer),
+        "weights": normalise(prep.weights),
+        "weights_given": prep.weights,
+        "weights_source": os.path.abspath(prep.weights_source) if prep.weights_source else "inline",
+        "domains": {d: _domain_info(p) for d, p in plans.items()},
+        "shards": shards,
+        "provenance": _provenance(prep, plans, pools),
+        "seconds": round(seconds, 2),
+        "tokenize_seconds": round(tokenize_seconds, 2),
+    }
+
+
+def _tokenizer_info(tokenizer: Tokenizer) -> dict:
+    return {
+        "path": os.path.abspath(tokenizer.path),
+        "hash": tokenizer.fingerprint,
+        "hash_algorithm": "sha256 of tokenizer.json, first 16 hex",
+        "vocab_size": tokenizer.vocab_size,
+        "eos_token": tokenizer.eos_token,
+        "eos_id": tokenizer.eos_id,
+        "encoder": tokenizer.encoder,
+    }
+
+
+def _domain_info(plan: DomainPlan) -> dict:
+    return {
+        "weight": plan.weight,
+        "target_tokens": plan.target_tokens,
+        "tokens": plan.tokens,
+        "documents": len(plan.docs),
+        "unique_documents": len(np.unique(plan.docs)),
+        "epochs": round(plan.epochs, 4),
+        "pool_tokens": plan.pool_tokens,
+        "pool_documents": plan.pool_documents,
+    }
+
+
+def _provenance(prep: Prepared, plans: dict, pools: dict) -> dict:
+    licenses, sources, unique = _tally_licenses_and_sources(plans, pools)
+    return {
+        "inputs": [os.path.abspath(f) if not storage.is_remote(f) else f for f in prep.files],
+        "inputs_hash": prep.content_hash,
+        "unique_documents": unique,
+        "licenses": licenses,
+        "sources": sources,
+        "document_ids": "docs/shard_NNNNN.parquet: one row per sequence in shard order "
+        "(id, domain, token_start, tokens, doc_token_start, piece, epoch, source, license)",
+    }
+
+
+def _tally_licenses_and_sources(plans: dict, pools: dict) -> tuple[dict, dict, int]:
+    """Documents and tokens exported per licence and per source, counting each repeat; and the unique documents."""
     licenses: dict[str, dict[str, int]] = {}
     sources: dict[str, dict[str, int]] = {}
     unique = 0
@@ -253,54 +317,7 @@ def _manifest(
                 entry = table.setdefault(key or "unknown", {"documents": 0, "tokens": 0})
                 entry["documents"] += 1
                 entry["tokens"] += int(lengths[doc])
-    return {
-        "manifest_version": MANIFEST_VERSION,
-        "export_fingerprint": prep.fingerprint,
-        "total_tokens": sum(s["tokens"] for s in shards),
-        "total_documents": sum(s["documents"] for s in shards),
-        "token_budget": total,
-        "seed": cfg.seed,
-        "max_epochs": cfg.max_epochs,
-        "shard_tokens": cfg.shard_tokens,
-        "formats": {f: _format_info(f, tokenizer) for f in cfg.formats},
-        "tokenizer": {
-            "path": os.path.abspath(tokenizer.path),
-            "hash": tokenizer.fingerprint,
-            "hash_algorithm": "sha256 of tokenizer.json, first 16 hex",
-            "vocab_size": tokenizer.vocab_size,
-            "eos_token": tokenizer.eos_token,
-            "eos_id": tokenizer.eos_id,
-            "encoder": tokenizer.encoder,
-        },
-        "weights": normalise(prep.weights),
-        "weights_given": prep.weights,
-        "weights_source": os.path.abspath(prep.weights_source) if prep.weights_source else "inline",
-        "domains": {
-            d: {
-                "weight": p.weight,
-                "target_tokens": p.target_tokens,
-                "tokens": p.tokens,
-                "documents": len(p.docs),
-                "unique_documents": len(np.unique(p.docs)),
-                "epochs": round(p.epochs, 4),
-                "pool_tokens": p.pool_tokens,
-                "pool_documents": p.pool_documents,
-            }
-            for d, p in plans.items()
-        },
-        "shards": shards,
-        "provenance": {
-            "inputs": [os.path.abspath(f) if not storage.is_remote(f) else f for f in prep.files],
-            "inputs_hash": prep.content_hash,
-            "unique_documents": unique,
-            "licenses": dict(sorted(licenses.items())),
-            "sources": dict(sorted(sources.items())),
-            "document_ids": "docs/shard_NNNNN.parquet: one row per sequence in shard order "
-            "(id, domain, token_start, tokens, doc_token_start, piece, epoch, source, license)",
-        },
-        "seconds": round(seconds, 2),
-        "tokenize_seconds": round(tokenize_seconds, 2),
-    }
+    return dict(sorted(licenses.items())), dict(sorted(sources.items())), unique
 
 
 def _format_info(fmt: str, tokenizer: Tokenizer) -> dict:
