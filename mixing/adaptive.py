@@ -113,3 +113,22 @@ class Curve:
 
     def to_dict(self) -> dict:
         return {"points": [[n, r] for n, r in self.points], "stopped": self.stopped}
+
+
+# A ceiling from a handful of seeds is itself uncertain by a few hundredths: a ranking within this of it is at it.
+AT_CEILING = 0.03
+
+
+def ranking_statement(rho: float, plan: Plan, noise: Noise | None) -> str | None:
+    """What a held-out Spearman short of the target means, and what would raise it; None when the target is met."""
+    if not rho < plan.target:  # also None for a NaN Spearman (too few proxies to fold): said elsewhere
+        return None
+    said = f"held-out Spearman {rho:.3f} is short of the target {plan.target}"
+    if noise is None:
+        return f"{said}; seed noise was not measured (swarm.noise_seeds < 2), so whether more proxies help is unknown."
+    if rho >= noise.ceiling - AT_CEILING:
+        return (f"{said}, and at what seed noise allows (about {noise.ceiling:.2f}): more proxies will not rank "
+                f"better; larger proxies (proxy.n_embd) or more tokens (swarm.tokens_per_proxy) would.")
+    return (f"{said}, below what seed noise allows (about {noise.ceiling:.2f}): more proxies should rank better "
+            f"(raise swarm.max_mixtures, or lower swarm.min_gain so that rounds go on after a flat one). Read "
+            f"predicted losses that differ by less than the seed noise ({noise.seed_std:.3f}) as ties.")

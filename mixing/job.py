@@ -14,7 +14,7 @@ import numpy as np
 import yaml
 
 from winnow.mixing import plots, regression
-from winnow.mixing.adaptive import Curve, Noise, Plan, measure_noise
+from winnow.mixing.adaptive import Curve, Noise, Plan, measure_noise, ranking_statement
 from winnow.mixing.cache import RunCache
 from winnow.mixing.config import MixConfig
 from winnow.mixing.data import MixData, prepare, write_targets
@@ -286,6 +286,7 @@ def _report(cfg, data, bounds, nat, runner, swarm: _Swarm, fit, per_target, opt,
             "rounds": {"first": swarm.plan.first, "step": swarm.plan.step, "most": swarm.plan.most,
                        "adaptive": swarm.plan.adaptive, **swarm.curve.to_dict()},
             "noise": swarm.noise.to_dict() if swarm.noise else None,
+            "ranking": ranking_statement(fit.spearman[fit.name], swarm.plan, swarm.noise),
         },
         "domains": {d: {"train_tokens": data.pools[d].num_tokens, "train_docs": data.pools[d].num_docs,
                         "heldout_docs": data.heldout_docs.get(d, 0), "natural_weight": float(w),

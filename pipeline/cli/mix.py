@@ -27,6 +27,8 @@ def mix(job: JobOptions) -> None:
         if swarm.get("noise"):
             console.print(f"seed noise allows a held-out Spearman of about {swarm['noise']['spearman_ceiling']:.3f}",
                           highlight=False)
+        if swarm.get("ranking"):
+            console.print(swarm["ranking"], highlight=False)
         for name, s in v.items():
             console.print(f"  {name:<10} target loss {s['mean']:.4f} ± {s['std']:.4f}")
         console.print("weights: " + ", ".join(f"{d}={w:.3f}" for d, w in report["weights"].items()))

@@ -78,3 +78,16 @@ def test_rounds_until_the_budget_then_a_fixed_swarm_reuses_the_first_round(tiny_
     first = [json.loads(line)["mixture"] for line in (tmp_path / "grown" / "swarm.jsonl").read_text().splitlines()]
     again = [json.loads(line)["mixture"] for line in (tmp_path / "fixed" / "swarm.jsonl").read_text().splitlines()]
     assert again == first[:10]
+
+
+def test_a_ranking_short_of_the_target_says_whether_more_proxies_or_larger_ones_would_help():
+    from winnow.mixing.adaptive import ranking_statement
+
+    plan = Plan(8, 2, 16, True, 0.95, 0.01)
+    noise = Noise(seed_std=0.037, swarm_std=0.104, runs=3)  # the ceiling is about 0.93
+    assert ranking_statement(0.96, plan, noise) is None and ranking_statement(float("nan"), plan, noise) is None
+    below = ranking_statement(0.88, plan, noise)
+    assert "below what seed noise allows (about 0.93)" in below and "swarm.max_mixtures" in below
+    at = ranking_statement(0.915, plan, noise)
+    assert "more proxies will not rank better" in at and "proxy.n_embd" in at
+    assert "not measured" in ranking_statement(0.9, plan, None)
