@@ -66,76 +66,110 @@ def extract_pdf(
         return _extract_pages(doc, opts, engine, progress)
 
 
+@dataclass
+class _Pages:
+    """What the page loop finds, page by page, for assembling the document."""
+
+    routes: list[str]
+    reasons: list[str]
+    heights: list[float]
+    layer_blocks: list[list[Block]]  # text-layer blocks that make the page's text unless OCR reads it
+    ocr_text: dict[int, str] = field(default_factory=dict)
+    rotations: dict[str, int] = field(default_factory=dict)
+    counters: Counter = field(default_factory=Counter)
+
+    @classmethod
+    def empty(cls, n: int) -> _Pages:
+        return cls([""] * n, [""] * n, [0.0] * n, [[] for _ in range(n)])
+
+
 def _extract_pages(
     doc: pymupdf.Document, opts: ExtractOptions, engine: OcrEngine | None, progress: Callable[[int], None]
 ) -> dict[str, Any]:
     cfg = RouterConfig(**opts.router)
     n = doc.page_count
-    counters: Counter = Counter()
-    routes, reasons = [""] * n, [""] * n
-    layer_blocks: list[list[Block]] = [[] for _ in range(n)]
-    heights = [0.0] * n
-    ocr_text: dict[int, str] = {}
-    rotations: dict[str, int] = {}
+    pages = _Pages.empty(n)
     for i in range(n):
-        try:
-            page = doc[i]
-            heights[i] = page.rect.height
-            blocks = page_blocks(page)
-            routes[i], reasons[i] = route_page(page, "\n".join(b.text for b in blocks), cfg)
-        except Exception as exc:
-            if is_memory_error(exc):
-                raise
-            routes[i], reasons[i] = "error", f"page_error: {str(exc)[:200]}"
-            counters[codes.PAGES_FAILED] += 1
-            progress(i)
-            continue
-        counters[codes.route_counter(routes[i])] += 1
-        if routes[i] in (codes.ROUTE_TEXT, codes.ROUTE_OCR_IMAGE):
-            layer_blocks[i] = blocks  # an image page keeps its bit of real text if OCR is off or fails
-        if routes[i].startswith("ocr"):
-            if engine is None:
-                counters[codes.PAGES_OCR_SKIPPED] += 1
-            else:
-                try:
-                    reading = read_page(engine, page, opts.dpi, opts.detect_rotation)
-                except Exception as exc:
-                    if is_memory_error(exc):
-                        raise
-                    reasons[i] += f",ocr_error: {str(exc)[:200]}"
-                    counters[codes.PAGES_OCR_FAILED] += 1
-                else:
-                    ocr_text[i] = reading.text
-                    _count_reading(counters, engine, reading)
-                    if reading.turn:
-                        rotations[str(i)] = reading.turn
+        routed = _route(doc, i, cfg, pages)
+        if routed is not None:
+            page, blocks = routed
+            route = pages.routes[i]
+            pages.counters[codes.route_counter(route)] += 1
+            if route in (codes.ROUTE_TEXT, codes.ROUTE_OCR_IMAGE):
+                pages.layer_blocks[i] = blocks  # an image page keeps its bit of real text if OCR is off or fails
+            if route.startswith("ocr"):
+                _ocr(engine, page, i, opts, pages)
         progress(i)
-
-    if opts.remove_headers and n > 1:
-        layer_blocks, removed = remove_running_blocks(layer_blocks, heights)
-        if removed:
-            counters[codes.HEADER_LINES_REMOVED] += removed
-    page_texts = [ocr_text[i] if i in ocr_text else blocks_text(order_blocks(layer_blocks[i])) for i in range(n)]
-
-    parts, offsets, pos = [], [], 0
-    for text in page_texts:
-        if parts:
-            pos += len(PAGE_SEPARATOR)
-        offsets.append([pos, pos + len(text)])
-        parts.append(text)
-        pos += len(text)
+    text, offsets = _joined(_page_texts(pages, opts.remove_headers))
     return {
-        "text": PAGE_SEPARATOR.join(parts),
+        "text": text,
         "page_count": n,
         "offsets": offsets,
-        "routes": routes,
-        "reasons": reasons,
-        "rotations": rotations,
-        "engine": engine.name if engine is not None and ocr_text else None,
-        "engine_version": engine.version if engine is not None and ocr_text else None,
+        "routes": pages.routes,
+        "reasons": pages.reasons,
+        "rotations": pages.rotations,
+        "engine": engine.name if engine is not None and pages.ocr_text else None,
+        "engine_version": engine.version if engine is not None and pages.ocr_text else None,
         "rights": pdf_rights(doc),
-        "counters": dict(counters),
+        "counters": dict(pages.counters),
     }
+
+
+def _route(
+    doc: pymupdf.Document, i: int, cfg: RouterConfig, pages: _Pages
+) -> tuple[pymupdf.Page, list[Block]] | None:
+    """Page i and its text-layer blocks, routed; None for a page mupdf cannot read (the rest of the PDF goes on)."""
+    try:
+        page = doc[i]
+        pages.heights[i] = page.rect.height
+        blocks = page_blocks(page)
+        pages.routes[i], pages.reasons[i] = route_page(page, "\n".join(b.text for b in blocks), cfg)
+    except Exception as exc:
+        if is_memory_error(exc):
+            raise
+        pages.routes[i], pages.reasons[i] = "error", f"page_error: {str(exc)[:200]}"
+        pages.counters[codes.PAGES_FAILED] += 1
+        return None
+    return page, blocks
+
+
+def _ocr(engine: OcrEngine | None, page: pymupdf.Page, i: int, opts: ExtractOptions, pages: _Pages) -> None:
+    """Read an OCR-routed page; a failed reading costs only that page's OCR text, recorded in its reason."""
+    if engine is None:
+        pages.counters[codes.PAGES_OCR_SKIPPED] += 1
+        return
+    try:
+        reading = read_page(engine, page, opts.dpi, opts.detect_rotation)
+    except Exception as exc:
+        if is_memory_error(exc):
+            raise
+        pages.reasons[i] += f",ocr_error: {str(exc)[:200]}"
+        pages.counters[codes.PAGES_OCR_FAILED] += 1
+        return
+    pages.ocr_text[i] = reading.text
+    _count_reading(pages.counters, engine, reading)
+    if reading.turn:
+        pages.rotations[str(i)] = reading.turn
+
+
+def _page_texts(pages: _Pages, remove_headers: bool) -> list[str]:
+    n, layer_blocks, ocr_text = len(pages.routes), pages.layer_blocks, pages.ocr_text
+    if remove_headers and n > 1:
+        layer_blocks, removed = remove_running_blocks(layer_blocks, pages.heights)
+        if removed:
+            pages.counters[codes.HEADER_LINES_REMOVED] += removed
+    return [ocr_text[i] if i in ocr_text else blocks_text(order_blocks(layer_blocks[i])) for i in range(n)]
+
+
+def _joined(page_texts: list[str]) -> tuple[str, list[list[int]]]:
+    """The document's text and each page's [start, end) in it."""
+    offsets, pos = [], 0
+    for k, text in enumerate(page_texts):
+        if k:
+            pos += len(PAGE_SEPARATOR)
+        offsets.append([pos, pos + len(text)])
+        pos += len(text)
+    return PAGE_SEPARATOR.join(page_texts), offsets
 
 
 def _count_reading(counters: Counter, engine: OcrEngine, reading: PageReading) -> None:

@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from winnow.filters.quality import model as qm
 from winnow.pipeline import schema, storage
@@ -197,6 +197,15 @@ def evaluate(
     }
 
 
+class _ClassSplit(NamedTuple):
+    """One class as used: what was read, the texts trained on and the texts held out."""
+
+    name: str
+    read: ClassSample
+    train: list[str]
+    test: list[str]
+
+
 def train_classifier(
     positive_paths: list[str],
     negative_paths: list[str],
@@ -218,21 +227,41 @@ def train_classifier(
     pos = read_class(positive_paths, config, qm.POSITIVE)
     neg = read_class(negative_paths, config, qm.NEGATIVE)
     for cls_name, cls in ((qm.POSITIVE, pos), (qm.NEGATIVE, neg)):
-        say(f"{cls_name}: {cls.read} documents read from {len(cls.files)} files "
-            f"({cls.skipped_short} empty or short, {cls.failed} unreadable)")
-        if len(cls.sample) < 2:
-            raise ValueError(
-                f"{cls_name} inputs {cls.sources} hold {len(cls.sample)} usable documents; need at least 2"
-            )
+        _check_class(cls_name, cls, say)
     n = min(len(pos.sample), len(neg.sample))  # balanced: the larger class is subsampled
-    pos_train, pos_test = _split(pos.sample, n, config.test_fraction, config.seed)
-    neg_train, neg_test = _split(neg.sample, n, config.test_fraction, config.seed)
-    say(f"balanced: {n} documents per class; train {len(pos_train)}+{len(neg_train)}, "
-        f"held out {len(pos_test)}+{len(neg_test)}")
+    pos_used, neg_used = (_ClassSplit(name, cls, *_split(cls.sample, n, config.test_fraction, config.seed))
+                          for name, cls in ((qm.POSITIVE, pos), (qm.NEGATIVE, neg)))
+    say(f"balanced: {n} documents per class; train {len(pos_used.train)}+{len(neg_used.train)}, "
+        f"held out {len(pos_used.test)}+{len(neg_used.test)}")
 
+    labelled = _labelled(pos_used.train, neg_used.train, config.seed)
+    model_path, train_seconds = _train_into(output_dir, labelled, config)
+    metrics = evaluate(qm.load_fasttext(model_path), pos_used.test, neg_used.test, config.max_chars)
+    say(f"held-out: precision {metrics['precision']:.3f}  recall {metrics['recall']:.3f}  "
+        f"f1 {metrics['f1']:.3f}  ROC-AUC {metrics['roc_auc']}  ({metrics['test_documents']} documents)")
+    card = _card(config, model_path, n, (pos_used, neg_used), metrics)
+    card["train_seconds"] = round(train_seconds, 3)
+    card["total_seconds"] = round(time.time() - started, 3)
+    storage.write_atomic(os.path.join(output_dir, qm.CARD_FILE), json.dumps(card, indent=1).encode())
+    return card
+
+
+def _check_class(cls_name: str, cls: ClassSample, say: Callable[[str], None]) -> None:
+    say(f"{cls_name}: {cls.read} documents read from {len(cls.files)} files "
+        f"({cls.skipped_short} empty or short, {cls.failed} unreadable)")
+    if len(cls.sample) < 2:
+        raise ValueError(f"{cls_name} inputs {cls.sources} hold {len(cls.sample)} usable documents; need at least 2")
+
+
+def _labelled(pos_train: list[str], neg_train: list[str], seed: int) -> list[tuple[str, str]]:
     labelled = [(qm.POSITIVE, t) for t in pos_train] + [(qm.NEGATIVE, t) for t in neg_train]
     # Interleave the classes in a seeded order: fastText's learning rate decays along the file.
-    labelled.sort(key=lambda lt: _key(config.seed, "order", lt[0] + lt[1][:200]))
+    labelled.sort(key=lambda lt: _key(seed, "order", lt[0] + lt[1][:200]))
+    return labelled
+
+
+def _train_into(output_dir: str, labelled: list[tuple[str, str]], config: TrainConfig) -> tuple[str, float]:
+    """Train in a scratch folder inside `output_dir`, then move the model in; its path and the training seconds."""
     os.makedirs(output_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="winnow-ft-", dir=output_dir) as tmp:
         train_file = os.path.join(tmp, "train.txt")
@@ -251,12 +280,14 @@ def train_classifier(
         if os.path.exists(card_path):  # an old card must never describe the new model
             os.remove(card_path)
         os.replace(tmp_model, model_path)
+    return model_path, train_seconds
 
-    model = qm.load_fasttext(model_path)
-    metrics = evaluate(model, pos_test, neg_test, config.max_chars)
-    say(f"held-out: precision {metrics['precision']:.3f}  recall {metrics['recall']:.3f}  "
-        f"f1 {metrics['f1']:.3f}  ROC-AUC {metrics['roc_auc']}  ({metrics['test_documents']} documents)")
-    card = {
+
+def _card(
+    config: TrainConfig, model_path: str, n: int, classes: tuple[_ClassSplit, ...], metrics: dict[str, Any]
+) -> dict[str, Any]:
+    """The model card without its timings, which the caller adds last."""
+    return {
         "card_version": qm.CARD_VERSION,
         "name": config.name,
         "version": config.name.rsplit("_", 1)[1],
@@ -265,18 +296,12 @@ def train_classifier(
         "model_sha256": qm.file_sha256(model_path),
         "positive_label": qm.LABEL_PREFIX + qm.POSITIVE,
         "normalisation": {"max_chars": config.max_chars, "lowercase": True, "newlines": "space"},
-        "sources": {qm.POSITIVE: pos.sources, qm.NEGATIVE: neg.sources},
+        "sources": {c.name: c.read.sources for c in classes},
         "counts": {
-            cls_name: {"files": len(cls.files), "read": cls.read, "skipped_short": cls.skipped_short,
-                       "unreadable": cls.failed, "used": n, "train": len(tr), "test": len(te)}
-            for cls_name, cls, tr, te in (
-                (qm.POSITIVE, pos, pos_train, pos_test), (qm.NEGATIVE, neg, neg_train, neg_test)
-            )
+            c.name: {"files": len(c.read.files), "read": c.read.read, "skipped_short": c.read.skipped_short,
+                     "unreadable": c.read.failed, "used": n, "train": len(c.train), "test": len(c.test)}
+            for c in classes
         },
         "metrics": metrics,
         "parameters": dataclasses.asdict(config),
-        "train_seconds": round(train_seconds, 3),
-        "total_seconds": round(time.time() - started, 3),
     }
-    storage.write_atomic(os.path.join(output_dir, qm.CARD_FILE), json.dumps(card, indent=1).encode())
-    return card
