@@ -88,6 +88,10 @@ def measure_noise(seed_losses: list[float], swarm_losses: list[float], trained: 
                  len(swarm_losses))
 
 
+# A ceiling from a handful of seeds is itself uncertain by a few hundredths: a ranking within this of it is at it.
+AT_CEILING = 0.03
+
+
 @dataclass
 class Curve:
     """Held-out Spearman after each round, and why the rounds ended."""
@@ -95,28 +99,32 @@ class Curve:
     points: list[tuple[int, float]] = field(default_factory=list)  # (proxies, held-out Spearman)
     stopped: str = ""
 
-    def add(self, proxies: int, rho: float, plan: Plan) -> bool:
-        """Record a round; True when another round should follow."""
+    def add(self, proxies: int, rho: float, plan: Plan, ceiling: float | None = None) -> bool:
+        """Record a round; True when another round should follow.
+
+        A flat round ends the rounds only at what seed noise allows (`ceiling`, when measured): below it, more
+        proxies can still help, and a 5-fold Spearman on a few dozen proxies moves by more than `min_gain` from
+        one round to the next by chance alone, so one flat round says little."""
         gain = rho - self.points[-1][1] if self.points else None
         self.points.append((proxies, rho))
+        flat = gain is not None and gain < plan.min_gain
         if not plan.adaptive:
             self.stopped = "fixed size (swarm.adaptive: false)"
         elif rho >= plan.target:
             self.stopped = f"held-out Spearman {rho:.3f} reached the target {plan.target}"
         elif proxies >= plan.most:
             self.stopped = f"budget of {plan.most} proxies spent (swarm.max_mixtures)"
-        elif gain is not None and gain < plan.min_gain:
+        elif flat and ceiling is None:
             self.stopped = f"the last round raised the held-out Spearman by {gain:+.3f} (< {plan.min_gain})"
+        elif flat and rho >= ceiling - AT_CEILING:
+            self.stopped = (f"the last round raised the held-out Spearman by {gain:+.3f} (< {plan.min_gain}), at "
+                            f"what seed noise allows (about {ceiling:.2f})")
         else:
             return True
         return False
 
     def to_dict(self) -> dict:
         return {"points": [[n, r] for n, r in self.points], "stopped": self.stopped}
-
-
-# A ceiling from a handful of seeds is itself uncertain by a few hundredths: a ranking within this of it is at it.
-AT_CEILING = 0.03
 
 
 def ranking_statement(rho: float, plan: Plan, noise: Noise | None) -> str | None:
@@ -130,5 +138,5 @@ def ranking_statement(rho: float, plan: Plan, noise: Noise | None) -> str | None
         return (f"{said}, and at what seed noise allows (about {noise.ceiling:.2f}): more proxies will not rank "
                 f"better; larger proxies (proxy.n_embd) or more tokens (swarm.tokens_per_proxy) would.")
     return (f"{said}, below what seed noise allows (about {noise.ceiling:.2f}): more proxies should rank better "
-            f"(raise swarm.max_mixtures, or lower swarm.min_gain so that rounds go on after a flat one). Read "
-            f"predicted losses that differ by less than the seed noise ({noise.seed_std:.3f}) as ties.")
+            f"(raise swarm.max_mixtures). Read predicted losses that differ by less than the seed noise "
+            f"({noise.seed_std:.3f}) as ties.")

@@ -52,7 +52,9 @@ class SwarmConfig(_Section):
     round_mixtures: int | None = Field(None, ge=1)  # proxies per added round; null: 2 per domain
     max_mixtures: int | None = Field(None, ge=2)  # the budget of swarm proxies; null: 16 per domain
     target_spearman: float = Field(0.95, gt=0, le=1)  # no more rounds once the held-out Spearman reaches this
-    min_gain: float = 0.01  # a round that raises the held-out Spearman by less ends the swarm (negative: never)
+    # a round that raises the held-out Spearman by less ends the swarm if it is at what seed noise allows (or the
+    # noise is unmeasured); negative: never
+    min_gain: float = 0.01
     # the uniform mixture at this many seeds measures seed noise before the swarm grows; null: validation's seeds,
     # which then cost nothing extra (validation reads those very runs from the cache)
     noise_seeds: int | None = Field(None, ge=0)

@@ -164,7 +164,8 @@ def _run_swarm(cfg: MixConfig, runner: SwarmRunner, bounds: Bounds, prior: np.nd
     if noise:  # the whole first round measures the spread better than the probe
         noise = _refine_noise(noise, points, target_w, progress)
     curve, round_no = Curve(), 0
-    while curve.add(len(points), _heldout_spearman(cfg, points, target_w), plan):
+    ceiling = noise.ceiling if noise else None
+    while curve.add(len(points), _heldout_spearman(cfg, points, target_w), plan, ceiling):
         round_no += 1
         n = min(plan.step, plan.most - len(points))
         progress(f"swarm: held-out Spearman {curve.points[-1][1]:.3f} with {len(points)} proxies; round "

@@ -33,16 +33,19 @@ def test_sizes_grow_with_the_domains_unless_the_config_names_them():
     assert Plan.of(SwarmConfig(num_mixtures=200, round_mixtures=5), 4).most == 200  # the first round is never cut
 
 
-@pytest.mark.parametrize("history, plan_over, stopped", [
-    ([(8, 0.96)], {}, "reached the target"),
-    ([(8, 0.5), (10, 0.505)], {}, "raised the held-out Spearman by +0.005"),
-    ([(8, 0.5), (10, 0.6), (12, 0.7)], {"most": 12}, "budget of 12 proxies"),
-    ([(8, 0.5)], {"adaptive": False}, "fixed size"),
+@pytest.mark.parametrize("history, plan_over, ceiling, stopped", [
+    ([(8, 0.96)], {}, None, "reached the target"),
+    ([(8, 0.5), (10, 0.505)], {}, None, "raised the held-out Spearman by +0.005"),
+    # a flat round at what noise allows ends the rounds; below it, they go on (to the budget here)
+    ([(8, 0.5), (10, 0.505)], {}, 0.52, "by +0.005 (< 0.01), at what seed noise allows (about 0.52)"),
+    ([(8, 0.5), (10, 0.505), (12, 0.505)], {"most": 12}, 0.9, "budget of 12 proxies"),
+    ([(8, 0.5), (10, 0.6), (12, 0.7)], {"most": 12}, None, "budget of 12 proxies"),
+    ([(8, 0.5)], {"adaptive": False}, None, "fixed size"),
 ])
-def test_each_reason_to_stop(history, plan_over, stopped):
+def test_each_reason_to_stop(history, plan_over, ceiling, stopped):
     plan = Plan(**{"first": 8, "step": 2, "most": 100, "adaptive": True, "target": 0.95, "min_gain": 0.01, **plan_over})
     curve = Curve()
-    more = [curve.add(n, rho, plan) for n, rho in history]
+    more = [curve.add(n, rho, plan, ceiling) for n, rho in history]
     assert more[:-1] == [True] * (len(history) - 1) and more[-1] is False
     assert stopped in curve.stopped
 
