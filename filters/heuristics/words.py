@@ -391,7 +391,7 @@ class SharedWordTokenizer(WordTokenizer):
         super().__init__(language)
         self.inner = inner
         if rules is not None:  # read from disk: spaCy is loaded only if a chunk needs it
-            self.chunks: ChunkWords | None = ChunkWords(rules, lambda: _plain_spacy(inner))
+            self.chunks: ChunkWords | None = ChunkWords(rules, rules.to_spacy)
         else:
             nlp = _plain_spacy(inner)
             self.chunks = ChunkWords(nlp) if nlp is not None else None

@@ -227,6 +227,19 @@ def test_rules_read_from_disk_split_as_spacy(shared_data, tmp_path, monkeypatch,
     assert read.chunks.ascii_shortcut == built.chunks.ascii_shortcut
 
 
+@pytest.mark.parametrize("lang", sorted(RULEBOOK_TEXTS))
+def test_the_spacy_a_rulebook_builds_splits_as_the_languages_own(shared_data, lang):
+    """The rare chunk ChunkWords hands to spaCy goes to a tokenizer built from the rulebook's compiled rules (no
+    second compile of the language's rules): it must split every chunk as spacy.blank(lang) does."""
+    rules = tokenizer_for(lang).chunks.rules
+    with zipfile.ZipFile(shared_data / "langid" / "udhr.zip") as z:
+        text = z.read(RULEBOOK_TEXTS[lang]).decode("latin-1") + " " + CURRENCY_TEXT
+    specials = sorted(k for k in rules.specials if not any(c.isspace() for c in k))
+    chunks = set(text.split()) | set(specials[:: max(1, len(specials) // 300)]) | {"n°58", "geht’s", "«oui»,"}
+    mine, own = rules.to_spacy().tokenizer, _plain_nlp(lang).tokenizer
+    assert [[t.text for t in mine(c)] for c in sorted(chunks)] == [[t.text for t in own(c)] for c in sorted(chunks)]
+
+
 def _plain_nlp(lang: str):
     return words_module._plain_spacy(load_word_tokenizer(lang))
 
