@@ -21,12 +21,13 @@ def _read_file(unit: Unit, path: str, batch_size: int) -> Iterator[Outcome]:
     options = dict(unit.options)
     options.setdefault("batch_size", batch_size)
     reader = reader_cls(reader_cls.Params(**options))
-    yield from reader.read(path)
+    yield from reader.read(path, unit.span) if unit.span else reader.read(path)
 
 
-def _file_failure(path: str, exc: BaseException) -> Outcome:
-    """A file that cannot be read (any further) becomes one failed row whose locator is the file's path."""
-    doc_id, meta = schema.identity(path)
+def _file_failure(unit: Unit, path: str, exc: BaseException) -> Outcome:
+    """A file that cannot be read (any further) becomes one failed row whose locator is the file's path (with the
+    span's start when the unit reads part of it: each span of a failing file is its own row)."""
+    doc_id, meta = schema.identity(f"{path}@{unit.span[0]}-{unit.span[1]}" if unit.span else path)
     row = {schema.ID: doc_id, schema.SOURCE: None, schema.METADATA: schema.metadata_json(meta)}
     failed = schema.documents_from_records([row])
     failed = failed.append_column(ERROR_COLUMN, pa.array([error_code(READ_STAGE, exc)]))
@@ -41,7 +42,7 @@ def read_unit(unit: Unit, batch_size: int) -> Iterator[tuple[str, Outcome]]:
             for outcome in _read_file(unit, path, batch_size):
                 yield path, outcome
         except Exception as exc:  # a bad file: record it, keep what was read, go on with the next
-            yield path, _file_failure(path, exc)
+            yield path, _file_failure(unit, path, exc)
 
 
 def load_kept(path: str, batch_size: int) -> Iterator[pa.Table]:

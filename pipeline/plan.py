@@ -29,13 +29,6 @@ class Prices:
     gpu_hour: float = 2.50  # USD per GPU-hour (assumption; pass your own)
 
 
-def _file_size(path: str) -> int:
-    if path.startswith(("http://", "https://")):
-        return 0  # unknown without a request; the estimate says so
-    fs, inner = storage.filesystem(path)
-    return int(fs.get_file_info(inner).size or 0)
-
-
 def _index_bytes_per_document(config: PipelineConfig) -> int | None:
     """Bytes per document the largest in-memory index holds, as the stages declare it (dedup signatures)."""
     sizes = [b for spec in config.stages if (b := spec.build().index_bytes_per_document())]
@@ -46,7 +39,7 @@ def estimate(config: PipelineConfig, sample_bytes: int = 50_000_000, cores: int 
     """Run the pipeline on a sample of the inputs and scale its rates to the whole input."""
     prices = prices or Prices()
     units = plan_units(config)
-    sizes = {p: _file_size(p) for u in units for p in u.paths}
+    sizes = {p: storage.size(p) for u in units for p in u.paths}
     total_bytes = sum(sizes.values())
     warm_path, chosen, acc = _choose_sample(sizes, sample_bytes)
     stats, parquet_bytes = _run_sample(config, chosen, warm_path)
@@ -111,7 +104,7 @@ def _run_sample(config: PipelineConfig, chosen: list[str], warm_path: str) -> tu
         run_pipeline(dataclasses.replace(sample_cfg, inputs=warm_inputs, output=storage.join(tmp, "warmup")))
         stats = run_pipeline(sample_cfg).stats
         doc_files = storage.list_files(storage.join(sample_cfg.output, "documents"), ".parquet")
-        return stats, sum(_file_size(f) for f in doc_files)
+        return stats, sum(storage.size(f) for f in doc_files)
 
 
 def _inputs_for(config: PipelineConfig, paths: list[str]) -> list[InputSpec]:

@@ -22,6 +22,7 @@ class Unit:
     paths: tuple[str, ...]  # the input files this unit reads, in order (one, or a group of small files)
     format: str
     options: tuple  # reader options as sorted (key, value) pairs
+    span: tuple[int, int] | None = None  # the byte range of its one file this unit reads; None: all of it
 
     @property
     def key(self) -> str:
@@ -50,6 +51,29 @@ def _group_size(most: int, files: int) -> int:
     return max(1, min(most, -(-files // MIN_UNITS)))
 
 
+SPAN_MIN_BYTES = 2 << 20  # a split file's parts are at least this large, so a unit's fixed cost stays small
+
+
+def _split(path: str, fmt: str, size: int, span_bytes: int) -> list[tuple[int, int]]:
+    """Equal byte spans of a file its reader can read in parts (gzip members); [] to read it whole."""
+    if not READERS[fmt].splittable or not path.split("?", 1)[0].endswith(".gz") or size < 2 * span_bytes:
+        return []
+    n = -(-size // span_bytes)
+    cuts = [size * i // n for i in range(n + 1)]
+    return list(zip(cuts, cuts[1:]))
+
+
+def _spans_by_path(todo: list[tuple[str, str]]) -> dict[str, list[tuple[int, int]]]:
+    """A run of fewer files than MIN_UNITS splits its large gzip files (WARC, WET, WAT) into byte spans of
+    total/MIN_UNITS bytes or SPAN_MIN_BYTES, whichever is larger: a single 1 GB crawl file keeps every core busy.
+    Depends on the inputs alone (their sizes), so a rerun plans the same units."""
+    if len(todo) >= MIN_UNITS or not any(READERS[fmt].splittable for _, fmt in todo):
+        return {}
+    sizes = {p: storage.size(p) for p, fmt in todo if READERS[fmt].splittable}
+    span_bytes = max(SPAN_MIN_BYTES, -(-sum(sizes.values()) // MIN_UNITS))
+    return {p: spans for p, fmt in todo if p in sizes and (spans := _split(p, fmt, sizes[p], span_bytes))}
+
+
 def _listed_paths(spec: InputSpec) -> list[str]:
     if not spec.crawl:
         return storage.expand([spec.path])
@@ -63,8 +87,9 @@ def _listed_paths(spec: InputSpec) -> list[str]:
 
 
 def plan_units(config: PipelineConfig) -> list[Unit]:
-    """Units of work in a stable order (config order, then sorted within each glob): one per file, or groups of
-    consecutive small files of one format (`engine.files_per_unit`, else the reader's `files_per_unit`)."""
+    """Units of work in a stable order (config order, then sorted within each glob): one per file, groups of
+    consecutive small files of one format (`engine.files_per_unit`, else the reader's `files_per_unit`), or byte
+    spans of a large file when there are few (`_spans_by_path`)."""
     units: list[Unit] = []
     seen: set[str] = set()
     for spec in config.inputs:
@@ -79,9 +104,16 @@ def plan_units(config: PipelineConfig) -> list[Unit]:
             except ValueError as exc:
                 raise storage.InputError(str(exc)) from None
         per_format = Counter(fmt for _, fmt in todo)
+        spans = _spans_by_path(todo)
         group: list[str] = []
         group_fmt = ""
         for path, fmt in todo:
+            if path in spans:
+                if group:
+                    units.append(Unit(len(units), tuple(group), spec.format, options))
+                    group = []
+                units += [Unit(len(units) + i, (path,), spec.format, options, span) for i, span in enumerate(spans[path])]
+                continue
             limit = config.engine.files_per_unit or _group_size(READERS[fmt].files_per_unit, per_format[fmt])
             if group and (fmt != group_fmt or len(group) >= limit):
                 units.append(Unit(len(units), tuple(group), spec.format, options))

@@ -116,7 +116,10 @@ def _finished_units(layout: Layout, segment: Segment, units: list[Unit]) -> tupl
     for unit in units:
         marker = layout.marker(segment.index, unit.key)
         if storage.exists(marker):
-            results[unit.key] = json.loads(storage.read_bytes(marker))
+            result = results[unit.key] = json.loads(storage.read_bytes(marker))
+            if (result["paths"], result.get("span")) != (list(unit.paths), list(unit.span) if unit.span else None):
+                raise RunError(f"{layout.output}: unit {unit.key} was planned differently by the run that "
+                               f"wrote it (another version); pass --overwrite")
         else:
             todo.append(unit)
     return results, todo
@@ -236,7 +239,7 @@ def _finish(config, layout: Layout, segments, units, per_segment_results, wall: 
         "balanced": not problems,
         "problems": problems,
         "units": len(units),
-        "files": sum(len(u.paths) for u in units),
+        "files": len({p for u in units for p in u.paths}),
         "units_resumed": resumed,
         "wall_seconds": round(wall, 3),
         "throughput": {

@@ -145,6 +145,14 @@ def join(base: str, *parts: str) -> str:
     return os.path.join(base, *parts)
 
 
+def size(path: str) -> int:
+    """A file's size in bytes; 0 for an HTTP URL (unknown without a request) or a file that is not there."""
+    if path.startswith(("http://", "https://")):
+        return 0
+    fs, inner = filesystem(path)
+    return int(fs.get_file_info(inner).size or 0)
+
+
 def exists(path: str) -> bool:
     fs, inner = filesystem(path)
     return fs.get_file_info(inner).type != pafs.FileType.NotFound

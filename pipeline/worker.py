@@ -153,6 +153,7 @@ def run_unit(config: PipelineConfig, segment: Segment, unit: Unit, last_segment:
     result = {
         "unit": unit.key,
         "paths": list(unit.paths),
+        "span": list(unit.span) if unit.span else None,
         "segment": segment.index,
         "stages": [c.to_dict() for c in counts.values()],
         "seconds": time.perf_counter() - started,

@@ -42,6 +42,9 @@ class Reader:
     # Input files per unit of work. Large files (a WARC, a Parquet shard) are a unit each; small ones (PDFs)
     # are grouped, so a million PDFs make thousands of units and output parts, not a million.
     files_per_unit: ClassVar[int] = 1
+    # A reader that can read part of a gzip file, `read(path, span=(start, end))`: the records starting in that
+    # byte range, each record in exactly one span. A run with few large files splits them, so every core has work.
+    splittable: ClassVar[bool] = False
     # Columns the reader adds for the stages only (payload bytes, typed HTTP fields): never written to the
     # output, and dropped by the engine once no later stage reads them (see working_columns()).
     working_columns: ClassVar[tuple[str, ...]] = ()

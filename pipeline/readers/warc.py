@@ -173,6 +173,7 @@ def skip_kind(wtype: str, prefix: str = "warc") -> str:
 
 class _WarcBase(Reader):
     Params = WarcParams
+    splittable = True
     working_columns = tuple(WORKING_SCHEMA.names)
 
     def base_row(self, path: str, rec: RawRecord) -> dict[str, Any]:
@@ -194,9 +195,9 @@ class _WarcBase(Reader):
             "_meta": meta,
         }
 
-    def read(self, path: str) -> Iterator[Outcome]:
+    def read(self, path: str, span: tuple[int, int] | None = None) -> Iterator[Outcome]:
         rows = _Rows()
-        for rec in iter_records(path):
+        for rec in iter_records(path, span):
             if isinstance(rec, BadRegion):
                 doc_id, meta = schema.identity(f"{path}@{rec.offset}", warc_file=os.path.basename(path),
                                                warc_offset=rec.offset)

@@ -1,10 +1,12 @@
 """Low-level WARC record iteration: fastwarc for speed, with resynchronisation after bad members and a lenient parser.
 
-`iter_records(path)` yields `RawRecord`s (one WARC record: its headers and its block) and `BadRegion`s (a part of
+`iter_records(path, span)` yields `RawRecord`s (one WARC record: its headers and its block) and `BadRegion`s (a part of
 the file that could not be parsed). fastwarc does the work on well-formed files; when it stops on a corrupt gzip
 member or a malformed header, reading resumes at the next gzip member (or `WARC/` line) that parses, so one bad
 record costs that record, not the rest of the file. Files fastwarc cannot read at all (LF-only line endings,
-hand-made fixtures) go through a small pure-Python parser instead.
+hand-made fixtures) go through a small pure-Python parser instead. A large gzip file can be read in byte spans,
+one per unit of work: a span starts at its first record and ends where the next span's first record starts, found
+by the same resynchronisation.
 """
 
 from __future__ import annotations
@@ -109,10 +111,36 @@ def _from_fastwarc(record) -> RawRecord:
     return RawRecord(record.stream_pos, record.headers.status_line, headers, block, len(block) < length)
 
 
-def iter_records(path: str) -> Iterator[RawRecord | BadRegion]:
+def _reads_leniently(f: BinaryIO) -> bool:
+    """Whether iter_records hands this (gzip) file to the lenient parser: fastwarc cannot split its first record."""
+    f.seek(0)
+    try:
+        for record in ArchiveIterator(f, record_types=WarcRecordType.any_type, parse_http=False):
+            return record.record_type == WarcRecordType.unknown
+    except OSError:
+        pass
+    return False
+
+
+def _span_bounds(f: BinaryIO, span: tuple[int, int], is_gz: bool) -> tuple[int | None, int | None]:
+    """Where a span's reading starts and stops: the first record starts at or after each end of the span. So the
+    spans of a file, read one by one, yield what reading it whole yields, each record and bad region once. Only a
+    gzip file whose records are members splits; any other file is read whole by the span that starts at 0."""
+    start, end = span
+    if not is_gz or _reads_leniently(f):
+        return (0, None) if start == 0 else (None, None)
+    first = 0 if start == 0 else _find_resume(f, start, is_gz)
+    return first, _find_resume(f, end, is_gz)
+
+
+def iter_records(path: str, span: tuple[int, int] | None = None) -> Iterator[RawRecord | BadRegion]:
+    """Every record and bad region of the file, or with `span` (start, end bytes) those of one part of it."""
     with _open_seekable(path) as f:
         is_gz = f.read(3) == GZIP_MAGIC
-        pos, first = 0, True
+        pos, stop = (0, None) if span is None else _span_bounds(f, span, is_gz)
+        if pos is None:
+            return
+        first = pos == 0  # the lenient parser is only ever chosen at the file's first record
         bad: BadRegion | None = None  # a bad region is reported once, when reading resumes after it (or at the end)
         while True:
             f.seek(pos)
@@ -125,6 +153,8 @@ def iter_records(path: str) -> Iterator[RawRecord | BadRegion]:
                     if bad is not None:
                         yield bad
                         bad = None
+                    if stop is not None and rec.offset >= stop:
+                        return  # the next span's first record
                     first, last = False, rec.offset
                     yield rec
                 else:
@@ -136,9 +166,11 @@ def iter_records(path: str) -> Iterator[RawRecord | BadRegion]:
                     break  # not even the first record parses: let the lenient parser try
                 at = pos if last is None else _record_end(f, last, is_gz)
                 if bad is None:
+                    if stop is not None and at >= stop:
+                        return  # the region starts the next span, which reports it
                     bad = BadRegion(at, "read_warc_corrupt", f"{path}@{at}: {exc}")
                 resume = _find_resume(f, at + 1, is_gz)
-                if resume is None:
+                if resume is None or (stop is not None and resume >= stop):
                     yield bad
                     return
                 first, pos = False, resume
