@@ -32,6 +32,7 @@ class EngineConfig(BaseModel):
     keep_rejected_text: bool = False  # store dropped documents' text in rejected/
     memory_budget_mb: int = 2048  # for global stages that can spill (dedup)
     files_per_unit: int | None = Field(None, ge=1)  # input files per unit; default: the reader's (1, PDFs 64)
+    split_files: bool = True  # few large gzip WARC/WET/WAT files: read each in byte spans, one unit per span
 
 
 @dataclass
@@ -87,6 +88,8 @@ class PipelineConfig:
         d["keep_rejected_text"] = engine["keep_rejected_text"]
         if engine.get("files_per_unit"):  # which files share a unit decides the unit keys a resume relies on
             d["files_per_unit"] = engine["files_per_unit"]
+        if not engine.get("split_files", True):
+            d["split_files"] = False
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -51,7 +51,10 @@ def _group_size(most: int, files: int) -> int:
     return max(1, min(most, -(-files // MIN_UNITS)))
 
 
-SPAN_MIN_BYTES = 2 << 20  # a split file's parts are at least this large, so a unit's fixed cost stays small
+# A split file's parts are at least this large: a span is then ~1,000 crawled pages, tens of CPU-seconds, so a second
+# worker's start-up (imports, language resources: ~5 CPU-s) is small beside the work it takes over. At 2 MiB a
+# 13 MB WARC made 7 spans on 2 cores and cost 20-45 % more CPU for no gain in wall time (BENCHMARKS.md).
+SPAN_MIN_BYTES = 32 << 20
 
 
 def _split(path: str, fmt: str, size: int, span_bytes: int) -> list[tuple[int, int]]:
@@ -104,7 +107,7 @@ def plan_units(config: PipelineConfig) -> list[Unit]:
             except ValueError as exc:
                 raise storage.InputError(str(exc)) from None
         per_format = Counter(fmt for _, fmt in todo)
-        spans = _spans_by_path(todo)
+        spans = _spans_by_path(todo) if config.engine.split_files else {}
         group: list[str] = []
         group_fmt = ""
         for path, fmt in todo:

@@ -10,7 +10,7 @@ import random
 import pytest
 
 from winnow.pipeline.config import load_config
-from winnow.pipeline.planning import MIN_UNITS, SPAN_MIN_BYTES, plan_units
+from winnow.pipeline.planning import MIN_UNITS, plan_units
 from winnow.pipeline.readers.warc_records import BadRegion, iter_records
 from winnow.pipeline.runner import RunError, run_pipeline
 
@@ -77,16 +77,21 @@ def _config(tmp_path, inputs: list[str], **engine) -> object:
                                         "engine": {"executor": "local", **engine}, "stages": []}))
 
 
-def test_few_large_gzip_files_are_planned_as_spans(shared_data, tmp_path):
+def test_few_large_gzip_files_are_planned_as_spans(shared_data, tmp_path, monkeypatch):
+    from winnow.pipeline import planning
+
+    assert plan_units(_config(tmp_path, [str(shared_data / "cc/web_pages.warc.gz")]))[0].span is None  # 13 MB: whole
+    monkeypatch.setattr(planning, "SPAN_MIN_BYTES", 2 << 20)  # the sample data is small: spans of 2 MiB
     big, small = shared_data / "cc/web_pages.warc.gz", shared_data / "cc/resiliparse/warcfile.warc.gz"
     units = plan_units(_config(tmp_path, [str(big), str(small)]))
     spans = [u.span for u in units if u.paths == (str(big),)]
-    assert len(spans) == -(-big.stat().st_size // SPAN_MIN_BYTES) and [u.index for u in units] == list(range(len(units)))
+    assert len(spans) == -(-big.stat().st_size // planning.SPAN_MIN_BYTES) and [u.index for u in units] == list(range(len(units)))
     assert spans[0][0] == 0 and spans[-1][1] == big.stat().st_size
     assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))  # contiguous
     assert units[-1].paths == (str(small),) and units[-1].span is None  # under two spans' worth: read whole
+    assert len(plan_units(_config(tmp_path, [str(big), str(small)], split_files=False))) == 2
     plain = tmp_path / "plain.warc"
-    plain.write_bytes(gzip.decompress(big.read_bytes())[: 5 * SPAN_MIN_BYTES])
+    plain.write_bytes(gzip.decompress(big.read_bytes())[: 5 * planning.SPAN_MIN_BYTES])
     assert [u.span for u in plan_units(_config(tmp_path, [str(plain)]))] == [None]  # no members to resync on
     many = tmp_path / "many"
     many.mkdir()
@@ -105,6 +110,7 @@ def test_a_run_over_spans_counts_what_a_run_over_the_whole_file_counts(shared_da
     from winnow.pipeline import planning
 
     path = str(shared_data / "cc/web_pages.warc.gz")
+    monkeypatch.setattr(planning, "SPAN_MIN_BYTES", 2 << 20)
     split = run_pipeline(_config(tmp_path / "split", [path]))
     assert split.balanced and split.stats["units"] > 1 and split.stats["files"] == 1
     monkeypatch.setattr(planning, "SPAN_MIN_BYTES", 1 << 40)
