@@ -46,6 +46,9 @@ Jobs (`--sizes`):
          every copy gets a new WARC-Record-ID and URL (`?e2e_copy=N`). Written as --large-files files.
          The repetition (a page up to ~22 times) flatters caches: most of all Winnow's per-chunk word-splitter
          memo, also trafilatura's deduplicate LRU (both sides) and everything warmed by repeated templates.
+  bigfile  the large job's first BIGFILE_PARTS files as one WARC: Winnow splits it into byte spans (units),
+         datatrove reads a file in one task. `--configs winnow-ray-auto-whole` runs Winnow with
+         engine.split_files=false (one unit: `auto` then runs it in-process), to show what the spans give.
 
 Rounds are interleaved: round r runs every configuration once per size, in an order rotated by r. A warm-up
 (every configuration once on the one-record job, untimed) comes first unless --no-warmup.
@@ -92,6 +95,7 @@ ONE_SOURCE = DATA / "cc" / "dolma" / "sample-0001.warc.gz"
 CONFIGS = ["winnow-ray-auto", "winnow-local-auto", "winnow-ray-trafilatura", "winnow-local-trafilatura",
            "datatrove-trafilatura"]
 WORKERS = 2
+BIGFILE_PARTS = 4  # the bigfile job: this many of the large job's files as one WARC (split into spans by Winnow)
 
 
 def _procs():
@@ -392,7 +396,8 @@ def prepare_jobs(work: Path, sizes: list[str], large_records: int, large_files: 
     jobs = {}
     for size in sizes:
         d = work / "jobs" / {"one": f"one-{one_warc.name.split('.')[0]}-{one_index}", "small": "small",
-                             "large": f"large-{large_records}-{large_files}"}[size]
+                             "large": f"large-{large_records}-{large_files}",
+                             "bigfile": f"bigfile-{large_records}-{BIGFILE_PARTS}"}[size]
         meta_path = d / "job.json"
         if meta_path.exists():
             meta = json.loads(meta_path.read_text())
@@ -403,6 +408,15 @@ def prepare_jobs(work: Path, sizes: list[str], large_records: int, large_files: 
                 meta = build_one(d, one_index, one_warc)
             elif size == "small":
                 meta = build_small(d)
+            elif size == "bigfile":  # the large job's records in one file: what splitting a file is for
+                large = prepare_jobs(work, ["large"], large_records, large_files, one_index, one_warc)["large"]
+                d.mkdir(parents=True)
+                with open(d / "all.warc.gz", "wb") as out:
+                    for part in sorted(Path(large["dir"]).glob("*.warc.gz"))[:BIGFILE_PARTS]:  # members concatenate
+                        out.write(part.read_bytes())
+                records = large["records"] * BIGFILE_PARTS // large["files"]
+                meta = {**{k: v for k, v in large.items() if k not in ("dir", "bytes")}, "files": 1, "records": records,
+                        "how": f"the large job's first {BIGFILE_PARTS} files concatenated into one WARC"}
             else:
                 meta = build_large(d, large_records, large_files)
             meta["build_seconds"] = round(time.perf_counter() - t0, 1)
@@ -440,9 +454,10 @@ def winnow_cli() -> str:
 def command(config: str, job: dict, out: Path, recipe: Path, dt_spec: dict) -> list[str]:
     glob = str(Path(job["dir"]) / "*.warc.gz")
     if config.startswith("winnow-"):
-        _w, executor, extractor, *full = config.split("-")
+        _w, executor, extractor, *variant = config.split("-")
+        full, whole = variant == ["full"], variant == ["whole"]  # the bundled recipe; one unit per file
         cmd = [winnow_cli(), "run", "commoncrawl" if full else str(recipe), "--input", glob, "--output", str(out),
-               "-q", "--set", f"extractor={extractor}"]
+               "-q", "--set", f"extractor={extractor}"] + (["--set", "engine.split_files=false"] if whole else [])
         return cmd + (["--executor", "local"] if executor == "local" else [])
     spec = {**dt_spec, "input_dir": job["dir"], "glob": "*.warc.gz", "output_dir": str(out / "output"),
             "logging_dir": str(out / "logs"), "tasks": job["files"], "workers": WORKERS}
@@ -541,7 +556,7 @@ def summarize(runs: list[dict], jobs: dict, configs: list[str]) -> dict:
         cell["cpu_ratio_vs_datatrove"] = base["cpu_tree"] / cell["cpu_tree"] if base else None
         cell["wall_ratio_vs_datatrove"] = base["wall"] / cell["wall"] if base else None
     # marginal: the two largest sizes measured
-    order = [s for s in ("one", "small", "large") if s in jobs]
+    order = [s for s in ("one", "small", "large", "bigfile") if s in jobs]
     marginal = {}
     if len(order) >= 2:
         lo, hi = order[-2], order[-1]
@@ -646,9 +661,11 @@ def markdown(summary: dict, jobs: dict, meta: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--sizes", nargs="+", choices=["one", "small", "large"], default=["one", "small", "large"])
+    ap.add_argument("--sizes", nargs="+", choices=["one", "small", "large", "bigfile"],
+                    default=["one", "small", "large"])
     ap.add_argument("--quick", action="store_true", help="one round, small job only (a check that everything runs)")
-    ap.add_argument("--configs", nargs="+", choices=CONFIGS + ["winnow-ray-auto-full"], default=None,
+    ap.add_argument("--configs", nargs="+", choices=CONFIGS + ["winnow-ray-auto-full", "winnow-ray-auto-whole"],
+                    default=None,
                     help=f"default: {' '.join(CONFIGS)}")
     ap.add_argument("--full-recipe", action="store_true",
                     help="also run the unmodified bundled recipe (with its dedup stages) on Ray, auto extractor")
@@ -689,7 +706,7 @@ def main() -> None:
                  "Winnow writes zstd Parquet plus rejected/ (no text), stats.json and report.html")
     sizes = list(dict.fromkeys(args.sizes))
     warm = not args.no_warmup
-    job_sizes = sorted(set(sizes) | ({"one"} if warm else set()), key=["one", "small", "large"].index)
+    job_sizes = sorted(set(sizes) | ({"one"} if warm else set()), key=["one", "small", "large", "bigfile"].index)
     print(f"preparing jobs {job_sizes} in {args.work} ...", file=sys.stderr, flush=True)
     jobs = prepare_jobs(args.work, job_sizes, args.large_records, args.large_files, args.one_index, args.one_warc)
     for s, j in jobs.items():
