@@ -48,28 +48,18 @@ COPY_SHARE = 0.1  # of the documents, planted copies
 COPIES = (2, 4)  # copies per planted original
 
 
-def _grams(words: list[str], k: int = 5) -> set[int]:
-    low = [w.lower() for w in words]
-    return {hash(" ".join(low[i : i + k])) for i in range(len(low) - k + 1)}
-
-
 @functools.cache
 def distinct_chunks(shared: Path) -> list[str]:
     """The report split's text in CHUNK_WORDS-word chunks, each sharing under 10 % of its 5-grams with earlier ones."""
-    from winnow.filters.dedup.planted import SPLITS
+    from winnow.filters.dedup.planted import SPLITS, distinct_bodies
 
-    seen: set[int] = set()
-    chunks: list[str] = []
+    chunks = []
     for domain in SPLITS["report"][0]:
         with gzip.open(shared / "domains" / f"{domain}.jsonl.gz", "rt", encoding="utf-8") as f:
             for line in f:
                 words = json.loads(line)["text"].split()
-                for i in range(0, len(words) - CHUNK_WORDS + 1, CHUNK_WORDS):
-                    piece = words[i : i + CHUNK_WORDS]
-                    grams = _grams(piece)
-                    if len(grams & seen) < 0.1 * len(grams):
-                        chunks.append(" ".join(piece))
-                        seen |= grams
+                chunks += [" ".join(words[i : i + CHUNK_WORDS]) for i in range(0, len(words) - CHUNK_WORDS + 1, CHUNK_WORDS)]
+    chunks = distinct_bodies(chunks, need=len(chunks))
     random.Random("scale-chunks").shuffle(chunks)
     return chunks
 
@@ -110,7 +100,9 @@ def scale_set(shared: Path, n_docs: int, seed: int = 0) -> list[dict]:
 
 
 def jaccard(a: str, b: str) -> float:
-    x, y = _grams(a.split()), _grams(b.split())
+    from winnow.filters.dedup.planted import _shingles  # lower-cased whitespace 5-grams: the neutral definition
+
+    x, y = _shingles(a), _shingles(b)
     return len(x & y) / len(x | y) if x or y else 1.0
 
 

@@ -57,9 +57,9 @@ def _group_size(most: int, files: int) -> int:
 SPAN_MIN_BYTES = 32 << 20
 
 
-def _split(path: str, fmt: str, size: int, span_bytes: int) -> list[tuple[int, int]]:
-    """Equal byte spans of a file its reader can read in parts (gzip members); [] to read it whole."""
-    if not READERS[fmt].splittable or not path.split("?", 1)[0].endswith(".gz") or size < 2 * span_bytes:
+def _split(path: str, size: int, span_bytes: int) -> list[tuple[int, int]]:
+    """Equal byte spans of a file whose reader is splittable, when it is gzip and large; [] to read it whole."""
+    if not path.split("?", 1)[0].endswith(".gz") or size < 2 * span_bytes:
         return []
     n = -(-size // span_bytes)
     cuts = [size * i // n for i in range(n + 1)]
@@ -74,7 +74,7 @@ def _spans_by_path(todo: list[tuple[str, str]]) -> dict[str, list[tuple[int, int
         return {}
     sizes = {p: storage.size(p) for p, fmt in todo if READERS[fmt].splittable}
     span_bytes = max(SPAN_MIN_BYTES, -(-sum(sizes.values()) // MIN_UNITS))
-    return {p: spans for p, fmt in todo if p in sizes and (spans := _split(p, fmt, sizes[p], span_bytes))}
+    return {p: spans for p, size in sizes.items() if (spans := _split(p, size, span_bytes))}
 
 
 def _listed_paths(spec: InputSpec) -> list[str]:

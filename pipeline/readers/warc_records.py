@@ -127,10 +127,11 @@ def _span_bounds(f: BinaryIO, span: tuple[int, int], is_gz: bool) -> tuple[int |
     spans of a file, read one by one, yield what reading it whole yields, each record and bad region once. Only a
     gzip file whose records are members splits; any other file is read whole by the span that starts at 0."""
     start, end = span
+    if start == 0:  # the first span: a file fastwarc cannot read goes to the lenient parser whole, `stop` unused
+        return 0, (_find_resume(f, end, is_gz) if is_gz else None)
     if not is_gz or _reads_leniently(f):
-        return (0, None) if start == 0 else (None, None)
-    first = 0 if start == 0 else _find_resume(f, start, is_gz)
-    return first, _find_resume(f, end, is_gz)
+        return None, None
+    return _find_resume(f, start, is_gz), _find_resume(f, end, is_gz)
 
 
 def iter_records(path: str, span: tuple[int, int] | None = None) -> Iterator[RawRecord | BadRegion]:
