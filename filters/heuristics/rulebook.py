@@ -5,7 +5,8 @@ Importing spaCy and building one language's pipeline costs a process 2-6 CPU-sec
 the rules: the prefix, suffix, infix, token and URL regular expressions, the special cases, the sentence-final
 characters and the ASCII probe's verdict. A rulebook holds exactly those; the first process to build a language
 writes it under the cache directory, keyed by the spaCy and datatrove versions, and later processes read it back
-(~1 ms). spaCy itself is then loaded only for the rare chunk its final special-case pass could change.
+(a few ms: each rule's regular expression is kept as its compiled program, see regex_program.py). spaCy itself is not
+loaded at all then.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from winnow.filters.heuristics import regex_program
+
 log = logging.getLogger("winnow")
 
 # bumped when the file's fields or the replay's meaning change, so an old file is never misread
-FORMAT = 1
+FORMAT = 2
 _RULES = ("prefix_search", "suffix_search", "infix_finditer", "token_match", "url_match")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
@@ -105,6 +108,7 @@ class Rulebook:
         return {
             "format": FORMAT, "lang": self.lang, "kind": self.kind,
             "rules": {name: _source(getattr(self, name)) for name in _RULES},
+            "programs": {name: regex_program.program(rule.__self__) for name in _RULES if (rule := getattr(self, name))},
             "specials": self.specials, "faster_heuristics": self.faster_heuristics,
             "punct_chars": sorted(self.punct_chars), "probe": asdict(self.probe),
             "patterns": [[list(k), list(v)] for k, v in (self.patterns or {}).items()],
@@ -114,7 +118,8 @@ class Rulebook:
     def from_json(cls, d: dict) -> Rulebook:
         from winnow.filters.heuristics.words import AsciiProbe
 
-        rules = {name: _compiled(src) for name, src in d["rules"].items()}
+        programs = d.get("programs", {})
+        rules = {name: _compiled(src, programs.get(name)) for name, src in d["rules"].items()}
         p = d["probe"]
         probe = AsciiProbe(p["language"], p["words"], p["tried"], _pairs(p["split"]), _pairs(p["replay_differs"]),
                            p["seconds"], p["readable"])
@@ -132,11 +137,12 @@ def _source(rule: Callable | None) -> tuple[str, int, str] | None:
     return compiled.pattern, compiled.flags, rule.__name__
 
 
-def _compiled(src: list | None) -> Callable | None:
+def _compiled(src: list | None, saved: dict | None) -> Callable | None:
     if src is None:
         return None
     pattern, flags, method = src
-    return getattr(re.compile(pattern, flags), method)
+    compiled = regex_program.load(pattern, saved) or re.compile(pattern, flags)
+    return getattr(compiled, method)
 
 
 def _pairs(rows: list) -> tuple[tuple[str, tuple[str, ...]], ...]:

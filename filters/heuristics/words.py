@@ -5,8 +5,8 @@ every token builds a fresh lexeme (its ~20 lexical attribute getters run in Pyth
 the time of the four heuristic filters. spaCy's rule-based tokenizer splits text on whitespace and tokenizes each
 chunk on its own, so the words of a text are the concatenation of the words of its chunks. `ChunkWords` replays
 spaCy's prefix/suffix/infix/special-case algorithm in Python on a chunk with spaCy's own compiled rules (no lexemes),
-remembers the result per chunk (a bounded memory: most chunks of a new page were seen before), and asks spaCy itself
-for the rare chunk where its final special-case pass could change the split. A plain ASCII word skips the rules, but
+remembers the result per chunk (a bounded memory: most chunks of a new page were seen before), and replays spaCy's final
+special-case pass too, so that spaCy is needed only to build a language's rules. A plain ASCII word skips the rules, but
 only in a language where a probe at start-up shows spaCy's rules never split one (Indonesian and Malay split "USDA"
 into "USD A" by a currency prefix). `SharedWordTokenizer` then remembers each text's words for about a batch, so the
 stages that need words (Gopher quality, Gopher repetition, FineWeb) split a document once between them.
@@ -99,8 +99,8 @@ _PROBES: dict[tuple, AsciiProbe] = {}
 class ChunkWords:
     """spaCy's tokenizer for one language, per whitespace-free chunk, with a memory of chunks already split.
 
-    Built from a spaCy pipeline, or from a `Rulebook` read from disk with `load_nlp` to call for spaCy itself (the
-    rare chunk whose split its final pass could change): then spaCy is imported only if such a chunk comes."""
+    Built from a spaCy pipeline, or from a `Rulebook` read from disk with `load_nlp` to call for spaCy itself: then
+    spaCy is imported only for a language whose probe shows the replay splitting unlike spaCy (none known)."""
 
     def __init__(self, rules: Any, load_nlp: Callable[[], Any] | None = None, max_chunks: int = 300_000):
         if not isinstance(rules, Rulebook):  # a spaCy pipeline
@@ -212,14 +212,15 @@ class ChunkWords:
             return self._spacy(chunk)
         special = self._specials.get(chunk)
         if special is not None:
-            return special
-        if self.ascii_shortcut and chunk.isascii() and chunk.isalpha():
+            tokens = list(special)  # the final pass reads these too: Spanish "°C." is ("°", "C", "."), then "°C" "."
+        elif self.ascii_shortcut and chunk.isascii() and chunk.isalpha():
             # No prefix, suffix or infix rule of this language split any probe word (see _probe_ascii_words): only
             # special cases (handled above) split a plain ASCII word. Not so in Indonesian or Malay ("USD A").
             return (chunk,)
-        tokens = self._affixes(chunk, self._specials)
-        if len(tokens) > 1 and self._may_rematch(tokens):
-            return self._spacy(chunk)
+        else:
+            tokens = self._affixes(chunk, self._specials)
+        if len(tokens) > 1 and self._pattern_heads.intersection(tokens):
+            tokens = self._special_spans(tokens)
         return tuple(tokens)
 
     def _affixes(self, s: str, specials: dict[str, tuple[str, ...]]) -> list[str]:
@@ -283,21 +284,42 @@ class ChunkWords:
         out.extend(reversed(suffixes))
         return out
 
-    def _may_rematch(self, tokens: list[str]) -> bool:
-        """True when spaCy's final pass would find a special case among these tokens that changes them."""
+    def _special_spans(self, tokens: list[str]) -> list[str]:
+        """spaCy's final pass (Tokenizer._apply_special_cases) on one chunk: a run of tokens that is a special case as
+        affix splitting splits it becomes the special case's tokens.
+
+        Where runs overlap spaCy considers the longest first, then the leftmost, and takes a run unless its first or
+        last token lies in a run considered before it, taken or not (tokenizer.pyx, _filter_special_spans). Replayed
+        here so that no chunk needs spaCy itself (importing it costs a worker ~2 CPU-s, most of it torch via thinc)."""
         heads, patterns = self._pattern_heads, self._patterns
         n = len(tokens)
+        runs = []
         for i, t in enumerate(tokens):
             if t not in heads:
                 continue
             for length in self._pattern_lengths:
                 if i + length > n:
                     break
-                window = tuple(tokens[i : i + length])
-                special = patterns.get(window)
-                if special is not None and special != window:
-                    return True
-        return False
+                if tuple(tokens[i : i + length]) in patterns:
+                    runs.append((i, i + length))
+        if not runs:
+            return tokens
+        runs.sort(key=lambda r: (r[0] - r[1], r[0]))
+        seen: set[int] = set()
+        taken = []
+        for a, b in runs:
+            if a not in seen and b - 1 not in seen:
+                taken.append((a, b))
+            seen.update(range(a, b))
+        out: list[str] = []
+        pos = 0
+        for a, b in sorted(taken):
+            run = tokens[a:b]
+            out += tokens[pos:a]
+            out += self._specials.get("".join(run), run)  # spaCy keeps the run as it is when no rule has its text
+            pos = b
+        out += tokens[pos:]
+        return out
 
     def _spacy(self, chunk: str) -> tuple[str, ...]:
         with self.nlp.memory_zone():

@@ -270,3 +270,72 @@ def test_a_torn_rulebook_is_rebuilt_from_spacy(tmp_path, monkeypatch):
     tok = tokenizer_for("en")
     assert tok.word_tokenize("Don't stop.") == ["Do", "n't", "stop", "."]
     assert rulebook.load_rulebook("en") is not None  # rewritten whole
+
+
+# ---------------------------------------------------------------- spaCy's final special-case pass, replayed
+# Decorations that make affix splitting cut a special case into pieces the final pass must join again (or not).
+DECORATIONS = [("", ""), ("«", "»,"), ("(", ")."), ("''", ""), ("", "''"), ("„", "“:"), ('"', '"?'), ("'", "'"), ("-", "-")]
+# real chunks from the sample WARCs that once sent ChunkWords to spaCy itself
+FINAL_PASS_CHUNKS = ["Peychaud’s", "St.Gallen.", "geht’s:", "«Sch’n’nobe»", "Fußball„):", "175f.):", "„Anything’s", "über’s"]
+
+
+@pytest.mark.parametrize("lang", ["de", "en", "es", "fr"])
+def test_the_final_special_case_pass_is_spacys_without_spacy(lang):
+    """Every special case of the language, alone, decorated and glued to another, splits as spaCy splits it, and
+    the replay never calls spaCy (Spanish "°C." is itself a special case whose pieces the final pass joins again)."""
+    tok = tokenizer_for(lang)
+    chunks, nlp = tok.chunks, _plain_nlp(lang)
+    keys = sorted(k for k in chunks.rules.specials if not any(c.isspace() for c in k))
+    tried = set(FINAL_PASS_CHUNKS) | {a + k + b for k in keys for a, b in DECORATIONS}
+    tried |= {k1 + k2 for k1, k2 in zip(keys[::5], keys[2::5])}
+    calls = []
+    chunks._spacy = lambda chunk: calls.append(chunk)  # an instance attribute: this test's tokenizer only
+    try:
+        mine, joined = {}, 0
+        for c in sorted(tried):
+            mine[c] = chunks._split(c)
+            joined += mine[c] != tuple(chunks._affixes(c, chunks._specials))
+    finally:
+        del chunks._spacy
+    with nlp.memory_zone():
+        theirs = {c: tuple(t.text for t in nlp.tokenizer(c)) for c in sorted(tried)}
+    assert not calls
+    assert joined > 100  # the final pass changed many of them
+    assert {c: m for c, m in mine.items() if m != theirs[c]} == {}
+
+
+# ---------------------------------------------------------------- compiled programs: no regex compiled on load
+def test_a_saved_program_matches_as_the_compiled_pattern_and_a_damaged_one_is_not_used():
+    from winnow.filters.heuristics import regex_program
+
+    rules = tokenizer_for("fr").chunks.rules
+    pattern = rules.token_match.__self__  # French's 1.4 MB token pattern
+    saved = json.loads(json.dumps(regex_program.program(pattern)))
+    loaded = regex_program.load(pattern.pattern, saved)
+    assert loaded is not None and (loaded.pattern, loaded.flags) == (pattern.pattern, pattern.flags)
+    probes = ["aujourd'hui", "Aujourd'hui", "peut-être", "porte-monnaie", "l'été", "chat", "prud'homme", "c'est-à-dire"]
+    assert [bool(loaded.match(w)) for w in probes] == [bool(pattern.match(w)) for w in probes]
+    assert any(loaded.match(w) for w in probes)
+    assert regex_program.load(pattern.pattern, {**saved, "magic": saved["magic"] + 1}) is None  # another interpreter
+    code = bytearray(__import__("base64").b64decode(saved["code"]))
+    code[4:8] = b"\xff\xff\xff\x7f"  # an opcode no matcher knows
+    damaged = {**saved, "code": __import__("base64").b64encode(bytes(code)).decode()}
+    assert regex_program.load(pattern.pattern, damaged) is None
+
+
+def test_rules_read_from_disk_compile_no_regular_expression(tmp_path, monkeypatch):
+    from winnow.filters.heuristics import rulebook
+
+    monkeypatch.setenv("WINNOW_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(words_module, "_TOKENIZERS", {})
+    built = tokenizer_for("fr")
+    saved = json.loads(rulebook.cache_path("fr").read_text(encoding="utf-8"))
+
+    def no_compile(*args, **kwargs):
+        raise AssertionError("a rule was compiled again")
+
+    monkeypatch.setattr(rulebook.re, "compile", no_compile)
+    read = rulebook.Rulebook.from_json(saved)
+    text = "L'été, c'est aujourd'hui 3,5 kg (environ) : peut-être «oui»."
+    monkeypatch.undo()
+    assert ChunkWords(read).words(text) == built.word_tokenize(text)
