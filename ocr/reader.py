@@ -22,6 +22,8 @@ class PdfReader(Reader):
     extensions = (".pdf",)
     Params = PdfReaderParams
     files_per_unit = 64
+    # a scanned page (~0.1-0.5 MB) costs seconds of OCR: priced high on purpose, so a few PDFs still get every core
+    seconds_per_mb = 10.0
     working_columns = (schema.RAW, schema.CONTENT_TYPE, LOCATOR_COLUMN)
 
     def read(self, path: str) -> Iterator[Outcome]:

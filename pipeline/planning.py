@@ -128,6 +128,31 @@ def plan_units(config: PipelineConfig) -> list[Unit]:
     return units
 
 
+# What an embedded Ray adds to a run's wall time: the cluster, and each worker importing the stages and loading their
+# resources. 8.6 s on 2 cores, on pages outside the scored jobs (bench/executor_choice.py, BENCHMARKS.md).
+RAY_START_SECONDS = 8.0
+PARALLEL_PLAN_MAX_UNITS = 64  # more units than this: Ray without estimating (the inputs are not even stat'ed)
+
+
+def parallel_gain_seconds(units: list[Unit], cpus: int) -> float | None:
+    """Roughly how much wall time running these units on `cpus` cores at once saves over one after another:
+    the serial estimate minus the longest of (the largest unit, an equal share), each unit priced by its reader's
+    `seconds_per_mb`. A 13 MB WARC beside a 0.1 MB one gains almost nothing from a second core. None when there
+    are too many units to estimate cheaply."""
+    if len(units) > PARALLEL_PLAN_MAX_UNITS:
+        return None
+    work = []
+    for u in units:
+        try:
+            size = u.span[1] - u.span[0] if u.span else sum(storage.size(p) for p in u.paths)
+        except (OSError, ValueError):  # unreadable input: its unit reports it; here it only means "cannot price"
+            return None
+        fmt = u.format if u.format != "auto" else detect_format(u.paths[0])
+        work.append(size / 1e6 * READERS[fmt].seconds_per_mb)
+    total = sum(work)
+    return total - max(max(work, default=0.0), total / max(1, cpus))
+
+
 def working_column_drops(config: PipelineConfig) -> list[tuple[str, ...]]:
     """For each stage, the readers' working columns to drop before it: those the stages before it read but none
     from it on. A stage that does not declare what it reads keeps them all alive. Past the last stage: all of them,

@@ -16,7 +16,9 @@ from winnow.pipeline.config import PipelineConfig
 from winnow.pipeline.corpus import Corpus
 from winnow.pipeline.executors import ClusterError, make_executor
 from winnow.pipeline.layout import Layout
-from winnow.pipeline.planning import Segment, Unit, plan_segments, plan_units, segment_resources
+from winnow.pipeline.planning import (
+    RAY_START_SECONDS, Segment, Unit, parallel_gain_seconds, plan_segments, plan_units, segment_resources,
+)
 from winnow.pipeline.readers.base import READ_STAGE
 from winnow.pipeline.registry import STAGES
 from winnow.pipeline.stage import GlobalStage
@@ -72,7 +74,7 @@ def run_pipeline(
     _check_output(config, layout, overwrite)
     segments = plan_segments(config)
     own_executor = executor is None
-    executor = executor or _LazyExecutor(_resolve_executor(config.engine, len(units)))
+    executor = executor or _LazyExecutor(_resolve_executor(config.engine, units))
     per_segment_results: dict[int, dict[str, dict]] = {}
     resumed = 0
     try:
@@ -134,12 +136,16 @@ def _unit_failure_message(exc: Exception) -> str:
     return f"a unit failed: {last}"
 
 
-def _resolve_executor(engine, units: int):
-    """`executor: auto` → local for a one-unit run on no cluster (Ray's start-up would dominate it), else ray."""
+def _resolve_executor(engine, units: list[Unit]):
+    """`executor: auto` → ray, except in-process on no cluster when running the units side by side would save less
+    wall time than an embedded Ray costs to start (one unit; a large file beside a small one)."""
     if engine.executor != "auto":
         return engine
-    embedded = not (engine.address or os.environ.get("RAY_ADDRESS"))
-    return engine.model_copy(update={"executor": "local" if embedded and units <= 1 else "ray"})
+    if engine.address or os.environ.get("RAY_ADDRESS"):
+        return engine.model_copy(update={"executor": "ray"})
+    gain = parallel_gain_seconds(units, engine.num_cpus or os.cpu_count() or 1) if len(units) > 1 else 0.0
+    local = gain is not None and gain < RAY_START_SECONDS
+    return engine.model_copy(update={"executor": "local" if local else "ray"})
 
 
 class _LazyExecutor:

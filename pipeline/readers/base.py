@@ -45,6 +45,9 @@ class Reader:
     # A reader that can read part of a gzip file, `read(path, span=(start, end))`: the records starting in that
     # byte range, each record in exactly one span. A run with few large files splits them, so every core has work.
     splittable: ClassVar[bool] = False
+    # A rough price of its input, CPU-seconds per MB through a typical recipe: only to judge whether a run of few
+    # units is worth starting Ray for (planning.parallel_gain_seconds). Erring high starts Ray where it was not needed.
+    seconds_per_mb: ClassVar[float] = 1.0
     # Columns the reader adds for the stages only (payload bytes, typed HTTP fields): never written to the
     # output, and dropped by the engine once no later stage reads them (see working_columns()).
     working_columns: ClassVar[tuple[str, ...]] = ()

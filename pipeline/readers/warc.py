@@ -243,6 +243,9 @@ def _truncated(rec: RawRecord, row: dict) -> tuple:
 @register_reader("warc")
 class WarcReader(_WarcBase):
     extensions = (".warc", ".warc.gz")
+    # 0.36 CPU-s per MB of gzip WARC through the commoncrawl recipe, on pages outside the scored jobs (BENCHMARKS.md,
+    # bench/executor_choice.py): mostly markup, so cheaper per byte than text
+    seconds_per_mb = 0.4
 
     def handle(self, rec: RawRecord, wtype: str, row: dict) -> tuple | None:
         if wtype != "response":

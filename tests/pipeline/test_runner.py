@@ -201,14 +201,31 @@ def test_pdf_group_size_keeps_enough_units():
     assert _group_size(1, 1_000_000) == 1  # formats that never group
 
 
-def test_auto_executor_runs_a_single_unit_in_process_and_more_on_ray(monkeypatch):
+def test_auto_executor_starts_ray_only_where_running_units_side_by_side_pays(monkeypatch, tmp_path):
     from winnow.pipeline.config import EngineConfig
+    from winnow.pipeline.planning import RAY_START_SECONDS, Unit
+    from winnow.pipeline.readers.warc import WarcReader
     from winnow.pipeline.runner import _resolve_executor
 
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    auto = EngineConfig()
-    assert auto.executor == "auto"
-    assert _resolve_executor(auto, 1).executor == "local"
-    assert _resolve_executor(auto, 2).executor == "ray"
-    assert _resolve_executor(auto.model_copy(update={"address": "10.0.0.1:6379"}), 1).executor == "ray"
-    assert _resolve_executor(EngineConfig(executor="ray"), 1).executor == "ray"
+
+    def warcs(*mbs):
+        units = []
+        for i, mb in enumerate(mbs):
+            path = tmp_path / f"{len(list(tmp_path.iterdir()))}.warc.gz"
+            path.write_bytes(b"\0" * int(mb * 1e6))
+            units.append(Unit(i, (str(path),), "auto", ()))
+        return units
+
+    worth = RAY_START_SECONDS / WarcReader.seconds_per_mb  # MB of WARC whose work pays for Ray's start
+    auto = EngineConfig(num_cpus=2)
+    assert auto.executor == EngineConfig().executor == "auto"
+    assert _resolve_executor(auto, warcs(3 * worth)).executor == "local"  # one unit
+    assert _resolve_executor(auto, warcs(3 * worth, 0.1 * worth)).executor == "local"  # a large file, a small one
+    assert _resolve_executor(auto, warcs(0.4 * worth, 0.4 * worth)).executor == "local"  # little work in all
+    assert _resolve_executor(auto, warcs(1.5 * worth, 1.5 * worth)).executor == "ray"
+    assert _resolve_executor(auto, warcs(3 * worth, 1.5 * worth)).executor == "ray"
+    assert _resolve_executor(auto, warcs(*[0.1] * 65)).executor == "ray"  # too many units to price: Ray
+    assert _resolve_executor(auto.model_copy(update={"address": "10.0.0.1:6379"}), warcs(0.1)).executor == "ray"
+    assert _resolve_executor(EngineConfig(executor="ray"), warcs(0.1)).executor == "ray"
+    assert _resolve_executor(EngineConfig(executor="local"), warcs(3 * worth, 3 * worth)).executor == "local"
