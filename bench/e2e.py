@@ -1,13 +1,14 @@
 """End to end: `winnow run` on the Common Crawl recipe, as a user runs it, vs datatrove's LocalPipelineExecutor.
 
-    .venv/bin/python -P bench/e2e.py [--rounds 3] [--sizes one small large] [--json e2e.json] [--quick]
+    .venv/bin/python -P bench/e2e.py [--rounds 3] [--sizes one small large] [--configs ...] [--json e2e.json]
 
 Every run is a fresh command in its own process tree, started and measured from here:
 
 * Winnow: `winnow run RECIPE --input 'JOB/*.warc.gz' --output OUT -q --set extractor=E`, on the default executor
-  (Ray, an embedded cluster started by the command, 2 CPUs) and with `--executor local` (one process, units one
-  after another), for E = `auto` (Winnow's extractor) and E = `trafilatura` (datatrove's extractor, called by
-  Winnow). RECIPE is the bundled `commoncrawl` recipe with its three dedup stages removed (url_dedup,
+  (`auto`: an embedded Ray cluster started by the command, 2 CPUs, unless running the units side by side would
+  save less wall time than Ray costs to start, then in-process), with `--executor ray` (always Ray) and with
+  `--executor local` (one process, units one after another), for E = `auto` (Winnow's extractor) and E =
+  `trafilatura` (datatrove's extractor, called by Winnow). Config names say winnow-EXECUTOR-EXTRACTOR. RECIPE is the bundled `commoncrawl` recipe with its three dedup stages removed (url_dedup,
   exact_dedup, minhash_dedup: datatrove's pipeline below has none), written to the work folder; everything else
   (params, engine settings) is the recipe's own. `--full-recipe` adds the unmodified bundled recipe as one more
   configuration.
@@ -47,7 +48,7 @@ Jobs (`--sizes`):
          The repetition (a page up to ~22 times) flatters caches: most of all Winnow's per-chunk word-splitter
          memo, also trafilatura's deduplicate LRU (both sides) and everything warmed by repeated templates.
   bigfile  the large job's first BIGFILE_PARTS files as one WARC: Winnow splits it into byte spans (units),
-         datatrove reads a file in one task. `--configs winnow-ray-auto-whole` runs Winnow with
+         datatrove reads a file in one task. `--configs winnow-default-auto-whole` runs Winnow with
          engine.split_files=false (one unit: `auto` then runs it in-process), to show what the spans give.
 
 Rounds are interleaved: round r runs every configuration once per size, in an order rotated by r. A warm-up
@@ -92,8 +93,13 @@ RECIPE = ROOT / "configs" / "commoncrawl.yaml"
 MIRRORED = ["extract", "language", "url_filter", "gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality"]
 SMALL_FILES = [DATA / "cc" / "web_pages.warc.gz", DATA / "cc" / "resiliparse" / "warcfile.warc.gz"]
 ONE_SOURCE = DATA / "cc" / "dolma" / "sample-0001.warc.gz"
-CONFIGS = ["winnow-ray-auto", "winnow-local-auto", "winnow-ray-trafilatura", "winnow-local-trafilatura",
+# winnow-EXECUTOR-EXTRACTOR: EXECUTOR `default` = no --executor flag (engine.executor: auto, what a user gets: Ray,
+# or in-process where Ray would not pay, see planning.parallel_gain_seconds), `ray` / `local` = --executor ray/local
+CONFIGS = ["winnow-default-auto", "winnow-ray-auto", "winnow-local-auto", "winnow-default-trafilatura",
            "datatrove-trafilatura"]
+MORE_CONFIGS = ["winnow-ray-trafilatura", "winnow-local-trafilatura", "winnow-default-auto-full",
+                "winnow-default-auto-whole", "winnow-ray-auto-whole"]
+EXECUTORS = ("default", "ray", "local")
 WORKERS = 2
 BIGFILE_PARTS = 4  # the bigfile job: this many of the large job's files as one WARC (split into spans by Winnow)
 
@@ -458,7 +464,7 @@ def command(config: str, job: dict, out: Path, recipe: Path, dt_spec: dict) -> l
         full, whole = variant == ["full"], variant == ["whole"]  # the bundled recipe; one unit per file
         cmd = [winnow_cli(), "run", "commoncrawl" if full else str(recipe), "--input", glob, "--output", str(out),
                "-q", "--set", f"extractor={extractor}"] + (["--set", "engine.split_files=false"] if whole else [])
-        return cmd + (["--executor", "local"] if executor == "local" else [])
+        return cmd + (["--executor", executor] if executor != "default" else [])
     spec = {**dt_spec, "input_dir": job["dir"], "glob": "*.warc.gz", "output_dir": str(out / "output"),
             "logging_dir": str(out / "logs"), "tasks": job["files"], "workers": WORKERS}
     out.mkdir(parents=True, exist_ok=True)
@@ -568,7 +574,7 @@ def summarize(runs: list[dict], jobs: dict, configs: list[str]) -> dict:
                                "records_per_cpu_s": (b["records"] - a["records"]) / (b["cpu_tree"] - a["cpu_tree"])}
     gains = []
     for size in jobs:
-        for ex in ("ray", "local"):
+        for ex in EXECUTORS:
             auto, traf, base = cells.get((size, f"winnow-{ex}-auto")), cells.get((size, f"winnow-{ex}-trafilatura")), \
                 cells.get((size, dt))
             g = {"size": size, "executor": ex}
@@ -580,7 +586,7 @@ def summarize(runs: list[dict], jobs: dict, configs: list[str]) -> dict:
                 g["total"] = base["cpu_tree"] / auto["cpu_tree"]
             if len(g) > 2:
                 gains.append(g)
-    for ex in ("ray", "local"):
+    for ex in EXECUTORS:
         auto, traf, base = (marginal.get(f"winnow-{ex}-auto"), marginal.get(f"winnow-{ex}-trafilatura"),
                             marginal.get(dt))
         g = {"size": "marginal", "executor": ex}
@@ -664,7 +670,7 @@ def main() -> None:
     ap.add_argument("--sizes", nargs="+", choices=["one", "small", "large", "bigfile"],
                     default=["one", "small", "large"])
     ap.add_argument("--quick", action="store_true", help="one round, small job only (a check that everything runs)")
-    ap.add_argument("--configs", nargs="+", choices=CONFIGS + ["winnow-ray-auto-full", "winnow-ray-auto-whole"],
+    ap.add_argument("--configs", nargs="+", choices=CONFIGS + MORE_CONFIGS,
                     default=None,
                     help=f"default: {' '.join(CONFIGS)}")
     ap.add_argument("--full-recipe", action="store_true",
@@ -693,7 +699,7 @@ def main() -> None:
         return
     if args.quick:
         args.rounds, args.sizes = 1, ["small"]
-    configs = args.configs or (CONFIGS + (["winnow-ray-auto-full"] if args.full_recipe else []))
+    configs = args.configs or (CONFIGS + (["winnow-default-auto-full"] if args.full_recipe else []))
     args.work.mkdir(parents=True, exist_ok=True)
     recipe, removed = winnow_recipe(args.work)
     dt_spec, notes = datatrove_spec(recipe, args.dt_language)
