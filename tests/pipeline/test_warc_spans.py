@@ -123,3 +123,34 @@ def test_a_run_over_spans_counts_what_a_run_over_the_whole_file_counts(shared_da
     with pytest.raises(RunError, match="planned differently"):
         run_pipeline(_config(tmp_path / "split", [path]))
 
+
+
+def test_a_span_that_cannot_be_read_is_one_error_row_naming_its_byte_range(shared_data, tmp_path, monkeypatch):
+    """A storage failure while one span is read fails that span alone, as one errors/ row whose locator is the
+    file and the span's bytes; the other spans' records are kept and the books balance."""
+    import pyarrow.parquet as pq
+
+    from winnow.pipeline import planning
+    from winnow.pipeline.readers import warc as warc_reader
+
+    path = str(shared_data / "cc/web_pages.warc.gz")
+    monkeypatch.setattr(planning, "SPAN_MIN_BYTES", 2 << 20)
+    bad = plan_units(_config(tmp_path / "plan", [path]))[2].span
+    real = warc_reader.iter_records
+
+    def failing(p, span=None):
+        if span == bad:
+            raise PermissionError(13, "Permission denied", p)
+        yield from real(p, span)
+
+    monkeypatch.setattr(warc_reader, "iter_records", failing)
+    run = run_pipeline(_config(tmp_path / "run", [path]))
+    assert run.balanced and run.stats["errors"] == 1
+    rows = [r for f in (tmp_path / "run/out/errors").glob("*.parquet") for r in pq.read_table(f).to_pylist()]
+    assert len(rows) == 1 and rows[0]["error"] == "read_PermissionError"
+    assert rows[0]["locator"] == f"{path}@{bad[0]}-{bad[1]}" and "Permission denied" in rows[0]["detail"]
+    # every other record is accounted for: the file's records minus the failed span's
+    records = sum(1 for r in iter_records(path) if not isinstance(r, BadRegion))
+    lost = sum(1 for r in iter_records(path, bad) if not isinstance(r, BadRegion))
+    read = run.stats["documents"] + run.stats["rejected"] + sum(run.stats["skipped_by_type"].values())
+    assert lost > 0 and read + lost == records
