@@ -482,7 +482,9 @@ def outcome(config: str, out: Path) -> dict:
             return {"kept": None}
         s = json.loads(p.read_text())
         return {"kept": s.get("documents"), "records_read": s.get("records_read"), "skipped": s.get("skipped"),
-                "rejected": s.get("rejected"), "errors": s.get("errors"), "balanced": s.get("balanced")}
+                "rejected": s.get("rejected"), "errors": s.get("errors"), "balanced": s.get("balanced"),
+                # where the time went: each stage's seconds summed over units (in --json; outputs are deleted)
+                "stage_seconds": {st["name"]: st.get("seconds") for st in s.get("stages", [])}}
     files = list((out / "output").rglob("*.parquet")) + list((out / "output").rglob("*.jsonl*"))
     kept = 0
     for f in files:
