@@ -23,7 +23,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from winnow.filters.heuristics import regex_program
+from winnow.filters.heuristics.regex_program import load as load_program, program as regex_program
 
 log = logging.getLogger("winnow")
 
@@ -108,7 +108,7 @@ class Rulebook:
         return {
             "format": FORMAT, "lang": self.lang, "kind": self.kind,
             "rules": {name: _source(getattr(self, name)) for name in _RULES},
-            "programs": {name: regex_program.program(rule.__self__) for name in _RULES if (rule := getattr(self, name))},
+            "programs": {name: regex_program(rule.__self__) for name in _RULES if (rule := getattr(self, name))},
             "specials": self.specials, "faster_heuristics": self.faster_heuristics,
             "punct_chars": sorted(self.punct_chars), "probe": asdict(self.probe),
             "patterns": [[list(k), list(v)] for k, v in (self.patterns or {}).items()],
@@ -141,7 +141,7 @@ def _compiled(src: list | None, saved: dict | None) -> Callable | None:
     if src is None:
         return None
     pattern, flags, method = src
-    compiled = regex_program.load(pattern, saved) or re.compile(pattern, flags)
+    compiled = load_program(pattern, saved) or re.compile(pattern, flags)
     return getattr(compiled, method)
 
 
