@@ -108,7 +108,7 @@ class Rulebook:
         return {
             "format": FORMAT, "lang": self.lang, "kind": self.kind,
             "rules": {name: _source(getattr(self, name)) for name in _RULES},
-            "programs": {name: regex_program(rule.__self__) for name in _RULES if (rule := getattr(self, name))},
+            "programs": _programs(self),
             "specials": self.specials, "faster_heuristics": self.faster_heuristics,
             "punct_chars": sorted(self.punct_chars), "probe": asdict(self.probe),
             "patterns": [[list(k), list(v)] for k, v in (self.patterns or {}).items()],
@@ -127,6 +127,20 @@ class Rulebook:
                    faster_heuristics=d["faster_heuristics"], punct_chars=frozenset(d["punct_chars"]),
                    is_punct=spacy_is_punct, probe=probe, kind=d["kind"],
                    patterns={tuple(k): tuple(v) for k, v in d["patterns"]})
+
+
+def _programs(rules: Rulebook) -> dict[str, dict]:
+    """Each rule's compiled program; none for a rule whose program this interpreter's `re` cannot give (it is then
+    compiled when read, as before)."""
+    out = {}
+    for name in _RULES:
+        rule = getattr(rules, name)
+        if rule is not None:
+            try:
+                out[name] = regex_program(rule.__self__)
+            except Exception as exc:  # noqa: BLE001 - re's internals are not an API: a speed-up, never a failure
+                log.debug("rulebook %s: no compiled program for %s (%s)", rules.lang, name, exc)
+    return out
 
 
 def _source(rule: Callable | None) -> tuple[str, int, str] | None:

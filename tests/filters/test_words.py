@@ -339,3 +339,19 @@ def test_rules_read_from_disk_compile_no_regular_expression(tmp_path, monkeypatc
     text = "L'été, c'est aujourd'hui 3,5 kg (environ) : peut-être «oui»."
     monkeypatch.undo()
     assert ChunkWords(read).words(text) == built.word_tokenize(text)
+
+
+def test_a_rulebook_without_programs_still_saves_and_loads(monkeypatch):
+    """re's internals are not an API: when this Python cannot give a rule's program, the rulebook is written without
+    it and the rule is compiled when read."""
+    from winnow.filters.heuristics import rulebook
+
+    def unavailable(pattern):
+        raise AttributeError("re._compiler changed")
+
+    rules = tokenizer_for("en").chunks.rules
+    monkeypatch.setattr(rulebook, "regex_program", unavailable)
+    saved = json.loads(json.dumps(rules.to_json()))
+    assert saved["programs"] == {}
+    read = rulebook.Rulebook.from_json(saved)
+    assert ChunkWords(read).words("Don't stop (now).") == ["Do", "n't", "stop", "(", "now", ")", "."]
