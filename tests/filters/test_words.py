@@ -249,7 +249,7 @@ def test_a_worker_with_the_rules_on_disk_never_imports_spacy(tmp_path):
     import sys
 
     script = ("import sys; from winnow.filters.heuristics.words import tokenizer_for; "
-              "w = tokenizer_for('fr').word_tokenize(\"L'été, c'est 3.5kg (environ).\"); "
+              "w = tokenizer_for('de').word_tokenize('Wie geht’s: St.Gallen, 3.5kg (ca.).'); "
               "print(w, 'spacy' in sys.modules)")
     env = {**__import__("os").environ, "WINNOW_CACHE_DIR": str(tmp_path)}
     first = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
@@ -305,12 +305,17 @@ def test_the_final_special_case_pass_is_spacys_without_spacy(lang):
 
 
 # ---------------------------------------------------------------- compiled programs: no regex compiled on load
-def test_a_saved_program_matches_as_the_compiled_pattern_and_a_damaged_one_is_not_used():
+@pytest.fixture(scope="module")
+def french_saved():
+    """French's rulebook as written to disk (its 1.4 MB token pattern's program is built once for these tests)."""
+    return json.loads(json.dumps(tokenizer_for("fr").chunks.rules.to_json()))
+
+
+def test_a_saved_program_matches_as_the_compiled_pattern_and_a_damaged_one_is_not_used(french_saved):
     from winnow.filters.heuristics import regex_program
 
-    rules = tokenizer_for("fr").chunks.rules
-    pattern = rules.token_match.__self__  # French's 1.4 MB token pattern
-    saved = json.loads(json.dumps(regex_program.program(pattern)))
+    pattern = tokenizer_for("fr").chunks.rules.token_match.__self__  # French's 1.4 MB token pattern
+    saved = french_saved["programs"]["token_match"]
     loaded = regex_program.load(pattern.pattern, saved)
     assert loaded is not None and (loaded.pattern, loaded.flags) == (pattern.pattern, pattern.flags)
     probes = ["aujourd'hui", "Aujourd'hui", "peut-être", "porte-monnaie", "l'été", "chat", "prud'homme", "c'est-à-dire"]
@@ -323,22 +328,17 @@ def test_a_saved_program_matches_as_the_compiled_pattern_and_a_damaged_one_is_no
     assert regex_program.load(pattern.pattern, damaged) is None
 
 
-def test_rules_read_from_disk_compile_no_regular_expression(tmp_path, monkeypatch):
+def test_rules_read_from_disk_compile_no_regular_expression(french_saved, monkeypatch):
     from winnow.filters.heuristics import rulebook
-
-    monkeypatch.setenv("WINNOW_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(words_module, "_TOKENIZERS", {})
-    built = tokenizer_for("fr")
-    saved = json.loads(rulebook.cache_path("fr").read_text(encoding="utf-8"))
 
     def no_compile(*args, **kwargs):
         raise AssertionError("a rule was compiled again")
 
     monkeypatch.setattr(rulebook.re, "compile", no_compile)
-    read = rulebook.Rulebook.from_json(saved)
-    text = "L'été, c'est aujourd'hui 3,5 kg (environ) : peut-être «oui»."
+    read = rulebook.Rulebook.from_json(french_saved)
     monkeypatch.undo()
-    assert ChunkWords(read).words(text) == built.word_tokenize(text)
+    text = "L'été, c'est aujourd'hui 3,5 kg (environ) : peut-être «oui»."
+    assert ChunkWords(read).words(text) == tokenizer_for("fr").word_tokenize(text)
 
 
 def test_a_rulebook_without_programs_still_saves_and_loads(monkeypatch):
