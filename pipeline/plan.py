@@ -14,11 +14,11 @@ from typing import Any
 
 from winnow.pipeline import storage
 from winnow.pipeline.config import InputSpec, PipelineConfig
-from winnow.pipeline.planning import plan_units
+from winnow.pipeline.planning import RAY_START_SECONDS, plan_units
 from winnow.pipeline.runner import run_pipeline
 
-# Assumptions that no sample on this machine can measure; each is printed with the estimate.
-RAY_STARTUP_S = 5.0  # PITFALLS.md: ray.init() on a small machine
+# What the estimate assumes beyond the sample; each is printed with it.
+RAY_STARTUP_S = RAY_START_SECONDS  # an embedded Ray's start, measured on 2 cores (bench/executor_choice.py)
 GPU_OCR_PAGES_PER_S = 10.0  # assumed VLM OCR throughput on one modern GPU (not measured here: no GPU)
 EXACT_INDEX_BYTES = 64  # per document in an exact-dedup index (a 128-bit hash and its bookkeeping)
 
