@@ -21,7 +21,6 @@ bench/e2e.py (bench/_procs.py). Rounds interleave the three runs; medians are pr
 from __future__ import annotations
 
 import argparse
-import gzip
 import importlib.util
 import statistics
 import sys
@@ -39,20 +38,23 @@ RECIPE = ROOT / "configs" / "commoncrawl.yaml"
 DEDUP = {"url_dedup", "exact_dedup", "minhash_dedup"}
 
 
-def _procs():
-    spec = importlib.util.spec_from_file_location("_procs", ROOT / "bench" / "_procs.py")
+def _bench_module(name: str):
+    """A sibling script as a module (bench/ is kept off sys.path: run with -P)."""
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", ROOT / "bench" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+E2E = _bench_module("e2e")  # its process measurement and its WARC record writer
+
+
 def _record(url: str, html: bytes) -> bytes:
     """One gzip member: a WARC response record holding an HTTP 200 answer with the page."""
     http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html
-    head = ["WARC/1.0", "WARC-Type: response", f"WARC-Record-ID: <urn:uuid:{uuid.uuid4()}>",
-            f"WARC-Target-URI: {url}", "WARC-Date: 2024-01-01T00:00:00Z",
-            "Content-Type: application/http; msgtype=response", f"Content-Length: {len(http)}"]
-    return gzip.compress(("\r\n".join(head) + "\r\n\r\n").encode() + http + b"\r\n\r\n", compresslevel=6)
+    return E2E._warc_bytes({"WARC-Type": "response", "WARC-Record-ID": f"<urn:uuid:{uuid.uuid4()}>",
+                            "WARC-Target-URI": url, "WARC-Date": "2024-01-01T00:00:00Z",
+                            "Content-Type": "application/http; msgtype=response"}, http)
 
 
 def build(work: Path) -> tuple[Path, Path]:
@@ -70,7 +72,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    procs = _procs()
+    procs = E2E._procs()
     work = Path(tempfile.mkdtemp(prefix="winnow-executor-choice-"))
     a, b = build(work)
     raw = yaml.safe_load(RECIPE.read_text())

@@ -18,7 +18,6 @@ from winnow.pipeline.planning import RAY_START_SECONDS, plan_units
 from winnow.pipeline.runner import run_pipeline
 
 # What the estimate assumes beyond the sample; each is printed with it.
-RAY_STARTUP_S = RAY_START_SECONDS  # an embedded Ray's start, measured on 2 cores (bench/executor_choice.py)
 GPU_OCR_PAGES_PER_S = 10.0  # assumed VLM OCR throughput on one modern GPU (not measured here: no GPU)
 EXACT_INDEX_BYTES = 64  # per document in an exact-dedup index (a 128-bit hash and its bookkeeping)
 
@@ -49,7 +48,7 @@ def estimate(config: PipelineConfig, sample_bytes: int = 50_000_000, cores: int 
     kept = stats["documents"] * scale
     sig = _index_bytes_per_document(config)
     workers = min(cores, len(units)) or 1
-    wall = RAY_STARTUP_S + cpu_seconds / workers
+    wall = RAY_START_SECONDS + cpu_seconds / workers  # measured on 2 cores (planning.py)
     out = {
         "inputs": {"files": len(units), "bytes": total_bytes, "sampled_files": len(chosen), "sampled_bytes": acc,
                    "unknown_size_files": sum(1 for v in sizes.values() if v == 0)},
@@ -66,7 +65,7 @@ def estimate(config: PipelineConfig, sample_bytes: int = 50_000_000, cores: int 
                    "kept_per_document": round(stats["documents"] / max(stats["stages"][0]["kept"], 1), 4)},
         "per_core": {"records_per_s": round(records / cpu_seconds, 2) if cpu_seconds else None,
                      "bytes_per_s": round(total_bytes / cpu_seconds, 1) if cpu_seconds else None},
-        "assumptions": {"ray_startup_s": RAY_STARTUP_S, "gpu_ocr_pages_per_s": GPU_OCR_PAGES_PER_S,
+        "assumptions": {"ray_startup_s": RAY_START_SECONDS, "gpu_ocr_pages_per_s": GPU_OCR_PAGES_PER_S,
                         "core_hour_usd": prices.core_hour, "gpu_hour_usd": prices.gpu_hour,
                         "signature_bytes_per_doc": sig},
     }

@@ -23,6 +23,7 @@ class Unit:
     format: str
     options: tuple  # reader options as sorted (key, value) pairs
     span: tuple[int, int] | None = None  # the byte range of its one file this unit reads; None: all of it
+    size: int | None = None  # bytes of input it reads, where planning already knew them (None: not looked up)
 
     @property
     def key(self) -> str:
@@ -66,15 +67,16 @@ def _split(path: str, size: int, span_bytes: int) -> list[tuple[int, int]]:
     return list(zip(cuts, cuts[1:]))
 
 
-def _spans_by_path(todo: list[tuple[str, str]]) -> dict[str, list[tuple[int, int]]]:
+def _spans_by_path(todo: list[tuple[str, str]]) -> tuple[dict[str, list[tuple[int, int]]], dict[str, int]]:
     """A run of fewer files than MIN_UNITS splits its large gzip files (WARC, WET, WAT) into byte spans of
     total/MIN_UNITS bytes or SPAN_MIN_BYTES, whichever is larger: a single 1 GB crawl file keeps every core busy.
-    Depends on the inputs alone (their sizes), so a rerun plans the same units."""
+    Depends on the inputs alone (their sizes), so a rerun plans the same units. Returns the spans and the sizes
+    it looked up."""
     if len(todo) >= MIN_UNITS or not any(READERS[fmt].splittable for _, fmt in todo):
-        return {}
+        return {}, {}
     sizes = {p: storage.size(p) for p, fmt in todo if READERS[fmt].splittable}
     span_bytes = max(SPAN_MIN_BYTES, -(-sum(sizes.values()) // MIN_UNITS))
-    return {p: spans for p, size in sizes.items() if (spans := _split(p, size, span_bytes))}
+    return {p: spans for p, size in sizes.items() if (spans := _split(p, size, span_bytes))}, sizes
 
 
 def _listed_paths(spec: InputSpec) -> list[str]:
@@ -107,24 +109,30 @@ def plan_units(config: PipelineConfig) -> list[Unit]:
             except ValueError as exc:
                 raise storage.InputError(str(exc)) from None
         per_format = Counter(fmt for _, fmt in todo)
-        spans = _spans_by_path(todo) if config.engine.split_files else {}
+        spans, sizes = _spans_by_path(todo) if config.engine.split_files else ({}, {})
+
+        def whole(paths: list[str]) -> Unit:
+            size = sum(sizes[p] for p in paths) if all(p in sizes for p in paths) else None
+            return Unit(len(units), tuple(paths), spec.format, options, size=size)
+
         group: list[str] = []
         group_fmt = ""
         for path, fmt in todo:
             if path in spans:
                 if group:
-                    units.append(Unit(len(units), tuple(group), spec.format, options))
+                    units.append(whole(group))
                     group = []
-                units += [Unit(len(units) + i, (path,), spec.format, options, span) for i, span in enumerate(spans[path])]
+                units += [Unit(len(units) + i, (path,), spec.format, options, span, span[1] - span[0])
+                          for i, span in enumerate(spans[path])]
                 continue
             limit = config.engine.files_per_unit or _group_size(READERS[fmt].files_per_unit, per_format[fmt])
             if group and (fmt != group_fmt or len(group) >= limit):
-                units.append(Unit(len(units), tuple(group), spec.format, options))
+                units.append(whole(group))
                 group = []
             group.append(path)
             group_fmt = fmt
         if group:
-            units.append(Unit(len(units), tuple(group), spec.format, options))
+            units.append(whole(group))
     return units
 
 
@@ -138,13 +146,15 @@ def parallel_gain_seconds(units: list[Unit], cpus: int) -> float | None:
     """Roughly how much wall time running these units on `cpus` cores at once saves over one after another:
     the serial estimate minus the longest of (the largest unit, an equal share), each unit priced by its reader's
     `seconds_per_mb`. A 13 MB WARC beside a 0.1 MB one gains almost nothing from a second core. None when there
-    are too many units to estimate cheaply."""
+    are too many units to estimate cheaply or a size is unknown (HTTP inputs). A missing file prices at nothing."""
     if len(units) > PARALLEL_PLAN_MAX_UNITS:
         return None
     work = []
     for u in units:
+        if not all(map(storage.sized, u.paths)):
+            return None  # an HTTP input: its size is unknown, so is the gain
         try:
-            size = u.span[1] - u.span[0] if u.span else sum(storage.size(p) for p in u.paths)
+            size = u.size if u.size is not None else sum(storage.size(p) for p in u.paths)
         except (OSError, ValueError):  # unreadable input: its unit reports it; here it only means "cannot price"
             return None
         fmt = u.format if u.format != "auto" else detect_format(u.paths[0])

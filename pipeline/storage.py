@@ -145,9 +145,14 @@ def join(base: str, *parts: str) -> str:
     return os.path.join(base, *parts)
 
 
+def sized(path: str) -> bool:
+    """Whether `size` can tell this file's size: not for an HTTP URL (unknown without a request)."""
+    return not path.startswith(("http://", "https://"))
+
+
 def size(path: str) -> int:
-    """A file's size in bytes; 0 for an HTTP URL (unknown without a request) or a file that is not there."""
-    if path.startswith(("http://", "https://")):
+    """A file's size in bytes; 0 for an HTTP URL (see `sized`) or a file that is not there."""
+    if not sized(path):
         return 0
     fs, inner = filesystem(path)
     return int(fs.get_file_info(inner).size or 0)

@@ -213,7 +213,8 @@ def test_auto_executor_starts_ray_only_where_running_units_side_by_side_pays(mon
         units = []
         for i, mb in enumerate(mbs):
             path = tmp_path / f"{len(list(tmp_path.iterdir()))}.warc.gz"
-            path.write_bytes(b"\0" * int(mb * 1e6))
+            with path.open("wb") as f:
+                f.truncate(int(mb * 1e6))  # sparse: only its size is read
             units.append(Unit(i, (str(path),), "auto", ()))
         return units
 
@@ -226,6 +227,11 @@ def test_auto_executor_starts_ray_only_where_running_units_side_by_side_pays(mon
     assert _resolve_executor(auto, warcs(1.5 * worth, 1.5 * worth)).executor == "ray"
     assert _resolve_executor(auto, warcs(3 * worth, 1.5 * worth)).executor == "ray"
     assert _resolve_executor(auto, warcs(*[0.1] * 65)).executor == "ray"  # too many units to price: Ray
+    web = [Unit(i, (f"https://data.commoncrawl.org/{i}.warc.gz",), "auto", ()) for i in range(2)]
+    assert _resolve_executor(auto, web).executor == "ray"  # HTTP inputs: sizes unknown, so Ray
+    gone = warcs(3 * worth, 3 * worth)
+    Path(gone[1].paths[0]).unlink()  # an input that vanished prices at nothing (its unit reports it)
+    assert _resolve_executor(auto, gone).executor == "local"
     assert _resolve_executor(auto.model_copy(update={"address": "10.0.0.1:6379"}), warcs(0.1)).executor == "ray"
     assert _resolve_executor(EngineConfig(executor="ray"), warcs(0.1)).executor == "ray"
     assert _resolve_executor(EngineConfig(executor="local"), warcs(3 * worth, 3 * worth)).executor == "local"

@@ -89,6 +89,8 @@ def test_few_large_gzip_files_are_planned_as_spans(shared_data, tmp_path, monkey
     assert spans[0][0] == 0 and spans[-1][1] == big.stat().st_size
     assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))  # contiguous
     assert units[-1].paths == (str(small),) and units[-1].span is None  # under two spans' worth: read whole
+    # the sizes planning looked up travel with the units (auto prices them without asking storage again)
+    assert [u.size for u in units] == [b - a for a, b in spans] + [small.stat().st_size]
     assert len(plan_units(_config(tmp_path, [str(big), str(small)], split_files=False))) == 2
     plain = tmp_path / "plain.warc"
     plain.write_bytes(gzip.decompress(big.read_bytes())[: 5 * planning.SPAN_MIN_BYTES])
