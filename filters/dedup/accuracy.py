@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from winnow.filters.dedup.signatures import shingle_hashes, tokenize, word_hashes
+from winnow.filters.dedup.signatures import shingle_hashes, word_hashes
 
 BOILERPLATE_HEAD = "Home | News | Sport | Weather | About us | Contact | Subscribe to our newsletter | Sign in"
 BOILERPLATE_FOOT = "We use cookies to improve your experience. By continuing you accept our privacy policy. © 2024"
@@ -98,7 +98,7 @@ def _jaccard_components(rows: np.ndarray, cols: np.ndarray, n: int, threshold: f
 def true_clusters(texts: list[str], threshold: float, k: int = 5, max_chars: int = 1_000_000) -> np.ndarray:
     """Cluster label per text: connected components of exact Jaccard ≥ threshold over the stage's own k-word
     shingles (measures the MinHash estimate and LSH alone, not the choice of tokens)."""
-    words, lens = word_hashes([tokenize(t, max_chars) for t in texts])
+    words, lens = word_hashes(texts, max_chars)
     shingles, counts = shingle_hashes(words, lens, k)
     return _jaccard_components(np.repeat(np.arange(len(texts)), counts), shingles, len(texts), threshold)
 

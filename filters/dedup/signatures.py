@@ -1,14 +1,18 @@
-"""MinHash signatures for a batch of texts: word k-shingles hashed in numpy, signatures from rensa, LSH band keys.
+"""MinHash signatures for a batch of texts: word hashes and k-shingles in numpy, signatures from rensa, LSH band keys.
 
-The shingle of k words is a rolling polynomial over 64-bit word hashes, so no shingle string is ever built;
-rensa turns the flat shingle-hash buffer into a signature matrix in one call. Signature agreement with
-datasketch (same shingles, different hash family) is checked in tests/filters/test_dedup_minhash.py.
+Words are hashed without building a Python string per word: a batch of texts becomes one array of code points,
+each code point is classed (separator, word character, CJK character), and every word's hash is a polynomial
+over its code points taken from a running sum. The shingle of k words is a rolling polynomial over the word
+hashes, so no shingle string is built either; rensa turns the flat shingle-hash buffer into a signature matrix
+in one call. `tokenize` is the same word definition as a regular expression: the reference the arrays are
+tested against. Signature agreement with datasketch (same shingles, different hash family) is checked in
+tests/filters/test_dedup_minhash.py.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from itertools import chain
 
 import numpy as np
 import rensa
@@ -16,10 +20,17 @@ import rensa
 from winnow.filters.dedup.common import mix64
 
 # Scripts written without spaces (Han, kana) count one character as one word, so a Chinese page is not
-# a single giant token; everything else splits on non-word characters.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# a single giant token; everything else splits on non-word characters (re's \w: letters, digits, marks, "_").
+_CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+_CJK = "".join(f"{chr(a)}-{chr(b)}" for a, b in _CJK_RANGES)
 WORD = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
+_WORD_CHAR = re.compile(r"\w")
+SEPARATOR, LETTER, CJK = 0, 1, 2  # code point classes
 _SHINGLE_MULT = np.uint64(0x100000001B3)  # FNV prime: odd, so the rolling product never collapses
+_CHAR_MULT = 0x9E3779B97F4A7C15  # odd, so it has an inverse modulo 2^64 (the running sum below needs it)
+# Code points per array pass: 8 MB uint64 arrays, which the allocator reuses from pass to pass. Fresh
+# allocations of hundreds of MB cost more in page faults on these machines than the arithmetic on them.
+_CHUNK_CHARS = 1 << 20
 
 
 def tokenize(text: str, max_chars: int) -> list[str]:
@@ -27,13 +38,81 @@ def tokenize(text: str, max_chars: int) -> list[str]:
     return WORD.findall(text[:max_chars].lower())
 
 
-def word_hashes(token_lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
-    """All words of a batch as one flat uint64 array (rensa's stable token hash), plus each document's word count."""
-    lens = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
-    if lens.sum() == 0:
-        return np.zeros(0, np.uint64), lens
-    hashed = rensa.RMinHash.hash_token_sets(token_lists)
-    return np.fromiter(chain.from_iterable(hashed), dtype=np.uint64, count=int(lens.sum())), lens
+@functools.cache
+def _bmp_classes() -> np.ndarray:
+    """The class of every code point below 0x10000, from re's own \\w (so the arrays and `tokenize` agree)."""
+    words = re.sub(r"\W", "\0", "".join(map(chr, range(0x10000))))  # "\0" is itself \W, so it stays 0
+    classes = (np.frombuffer(words.encode("utf-32-le"), np.uint32) != 0).astype(np.uint8)
+    for a, b in _CJK_RANGES:
+        classes[a : b + 1] = CJK
+    return classes
+
+
+@functools.cache
+def _powers(base: int, n: int) -> np.ndarray:
+    out = np.full(n, base, np.uint64)
+    out[0] = 1
+    return np.cumprod(out, dtype=np.uint64)  # wraps modulo 2^64, as intended
+
+
+def _classes(cps: np.ndarray) -> np.ndarray:
+    table = _bmp_classes()
+    if cps.max() < len(table):
+        return np.take(table, cps.view(np.int32))
+    astral = cps >= len(table)
+    out = np.take(table, np.where(astral, 0, cps).view(np.int32))
+    rare, where = np.unique(cps[astral], return_inverse=True)  # emoji, historic scripts, CJK extension B
+    out[astral] = np.array([LETTER if _WORD_CHAR.match(chr(c)) else SEPARATOR for c in rare.tolist()], np.uint8)[where]
+    return out
+
+
+def _chunk_word_hashes(lowered: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Word hashes of a few lower-cased texts (at most about _CHUNK_CHARS in all) and each text's word count."""
+    cps = np.frombuffer("\0".join(lowered).encode("utf-32-le", "surrogatepass"), np.uint32)
+    n = len(cps)
+    if n == 0:
+        return np.zeros(0, np.uint64), np.zeros(len(lowered), np.int64)
+    cls = _classes(cps)
+    letter, cjk = cls == LETTER, cls == CJK
+    start, end = cjk.copy(), cjk
+    start[0] |= letter[0]
+    start[1:] |= letter[1:] & ~letter[:-1]
+    end[-1] |= letter[-1]
+    end[:-1] |= letter[:-1] & ~letter[1:]
+    starts, ends = np.flatnonzero(start), np.flatnonzero(end)
+    # hash(word at s..e) = sum of cp[j] * M^(e - j) = M^e * (sum of cp[j] * M^-j over s..e), all modulo 2^64:
+    # one running sum over the chunk gives every word's hash from two look-ups.
+    size = _pow_len(n)
+    running = np.zeros(n + 1, np.uint64)
+    with np.errstate(over="ignore"):
+        np.cumsum(cps * _powers(pow(_CHAR_MULT, -1, 1 << 64), size)[:n], out=running[1:])
+        hashes = _powers(_CHAR_MULT, size)[ends] * (running[ends + 1] - running[starts])
+    doc_ends = np.cumsum([len(t) + 1 for t in lowered])
+    return mix64(hashes), np.bincount(np.searchsorted(doc_ends, starts, side="right"), minlength=len(lowered))
+
+
+def _pow_len(n: int) -> int:
+    return max(_CHUNK_CHARS, 1 << (n - 1).bit_length())  # few distinct sizes, so the power tables stay cached
+
+
+def word_hashes(texts: list[str], max_chars: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every word of a batch (as `tokenize` splits it) as one flat uint64 array of hashes, and each text's word
+    count. Equal words have equal hashes; distinct words collide only by chance (64 bits)."""
+    hashes, lens = [np.zeros(0, np.uint64)], [np.zeros(0, np.int64)]
+    chunk: list[str] = []
+    size = 0
+    for text in texts:
+        lowered = text[:max_chars].lower()
+        if chunk and size + len(lowered) > _CHUNK_CHARS:
+            for out, part in zip((hashes, lens), _chunk_word_hashes(chunk)):
+                out.append(part)
+            chunk, size = [], 0
+        chunk.append(lowered)
+        size += len(lowered) + 1
+    if chunk:
+        for out, part in zip((hashes, lens), _chunk_word_hashes(chunk)):
+            out.append(part)
+    return np.concatenate(hashes), np.concatenate(lens).astype(np.int64)
 
 
 def shingle_hashes(words: np.ndarray, lens: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -83,6 +162,6 @@ def text_signatures(
     texts: list[str], k: int, num_perm: int, seed: int, max_chars: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Signatures of a list of texts and their word counts (callers drop texts too short to compare)."""
-    words, lens = word_hashes([tokenize(t, max_chars) for t in texts])
+    words, lens = word_hashes(texts, max_chars)
     shingles, counts = shingle_hashes(words, lens, k)
     return signatures(shingles, counts, num_perm, seed), lens

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import zipfile
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -14,7 +15,7 @@ from winnow.filters.dedup.accuracy import pairwise_scores, plant_near_duplicates
 from winnow.filters.dedup.common import read_dir
 from winnow.filters.dedup.components import connected_components, write_edges
 from winnow.filters.dedup.fuzzy import MinhashDedupParams, MinhashDedupStage
-from winnow.filters.dedup.signatures import text_signatures, tokenize
+from winnow.filters.dedup.signatures import text_signatures, tokenize, word_hashes
 from winnow.pipeline import schema
 from winnow.pipeline.config import load_config
 from winnow.pipeline.corpus import Corpus
@@ -60,6 +61,27 @@ def test_signatures_agree_with_datasketch(shared_data):
     assert np.abs(ours - theirs).max() < 0.12  # two independent estimators of the same Jaccard
     assert np.abs(ours - exact).mean() < 0.04 and np.abs(theirs - exact).mean() < 0.04
     assert exact.min() < 0.9 and exact.max() > 0.3  # the pairs span a real range
+
+
+def udhr_texts(shared_data) -> list[str]:
+    """The Universal Declaration in every script the archive has as UTF-8 (Han, kana, Devanagari, Arabic…)."""
+    with zipfile.ZipFile(shared_data / "langid" / "udhr.zip") as z:
+        return [z.read(n).decode("utf-8", "replace") for n in sorted(z.namelist()) if n.endswith("-UTF8")]
+
+
+def test_word_hashes_split_as_the_regex_does(shared_data):
+    edge = ["", "İstanbul ΣΟΦΟΣ Σ. 東京タワー・ab_c x\u0301y", "𝐀𝐁 𠀋x 😀hi \ud800 a\0b", "", "z"]
+    texts = udhr_texts(shared_data) + real_texts(shared_data, limit=200) + edge
+    for max_chars in (40, 10**6):
+        hashes, lens = word_hashes(texts, max_chars)
+        tokens = [tokenize(t, max_chars) for t in texts]
+        assert lens.tolist() == [len(t) for t in tokens]
+        by_token: dict[str, int] = {}
+        for token, h in zip((w for ws in tokens for w in ws), hashes.tolist()):
+            assert by_token.setdefault(token, h) == h, token  # equal words, equal hashes
+        assert len(set(by_token.values())) == len(by_token)  # and no two distinct words share one
+    assert len(by_token) > 20_000 and any(len(t) > 2000 for t in tokens)  # the whole texts, last pass
+    assert word_hashes(["", ""], 10)[1].tolist() == [0, 0]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
