@@ -27,13 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from winnow.pipeline.local_cache import cache_root
+
 DEMO_VERSION = "v3"
 SEED = 20261130
 FIXED_DATE = "2024-05-20T12:00:00Z"
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("WINNOW_CACHE_DIR", Path.home() / ".cache" / "winnow"))
 
 
 def _wiki_data_dir() -> Path:

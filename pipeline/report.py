@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import io
 import json
 from collections import Counter
 from typing import Any
@@ -11,30 +10,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from winnow.pipeline import parquet_io, schema, storage
+from winnow.pipeline import charts, parquet_io, schema, storage
 
 MAX_ROWS = 200_000  # rows read for distributions; a crawl-sized run is summarised from a sample of files
 SAMPLES_PER_REASON = 2
-
-
-def _svg(fig) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg") :]
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams["svg.fonttype"] = "none"  # text stays text: searchable and readable by tests
-    return plt
 
 
 def skipped_by_type(stats: dict[str, Any]) -> dict[str, int]:
@@ -56,44 +35,21 @@ def summary_line(stats: dict[str, Any]) -> str:
 
 
 def funnel_chart(stages: list[dict[str, Any]]) -> str:
-    plt = _plt()
-    names = [s["name"] for s in stages][::-1]
-    kept = [s["kept"] for s in stages][::-1]
-    dropped = [sum(s["dropped"].values()) for s in stages][::-1]
-    failed = [sum(s["failed"].values()) for s in stages][::-1]
-    skipped = [sum(s.get("skipped", {}).values()) for s in stages][::-1]
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1))
-    ax.barh(names, kept, color="#3a7", label="kept")
-    ax.barh(names, dropped, left=kept, color="#e8a33d", label="dropped")
-    ax.barh(names, failed, left=[k + d for k, d in zip(kept, dropped)], color="#c44", label="failed")
-    if any(skipped):  # non-documents are records read, not documents lost: drawn apart, in grey
-        ax.barh(names, skipped, left=[k + d + f for k, d, f in zip(kept, dropped, failed)], color="#bbb",
-                label="skipped (not documents)")
-    ax.set_xlabel("documents (for read: records read)")
-    ax.set_title("Funnel by stage")
-    ax.legend(loc="lower right")
-    return _svg(fig)
+    def total(key: str) -> list[float]:
+        return [sum(s.get(key, {}).values()) for s in stages]
+
+    series = [("kept", "#3a7", [s["kept"] for s in stages]), ("dropped", "#e8a33d", total("dropped")),
+              ("failed", "#c44", total("failed"))]
+    if any(total("skipped")):  # non-documents are records read, not documents lost: drawn apart, in grey
+        series.append(("skipped (not documents)", "#bbb", total("skipped")))
+    return charts.stacked_bars("Funnel by stage", [s["name"] for s in stages], series,
+                               "documents (for read: records read)")
 
 
 def bar_chart(title: str, data: dict[str, tuple[int, int]], labels=("kept", "dropped")) -> str:
-    plt = _plt()
-    keys = sorted(data, key=lambda k: -sum(data[k]))[:20][::-1]
-    a = [data[k][0] for k in keys]
-    b = [data[k][1] for k in keys]
-    fig, ax = plt.subplots(figsize=(7, 0.35 * len(keys) + 1))
-    ax.barh(keys, a, color="#3a7", label=labels[0])
-    ax.barh(keys, b, left=a, color="#e8a33d", label=labels[1])
-    ax.set_title(title)
-    ax.legend(loc="lower right")
-    return _svg(fig)
-
-
-def histogram(title: str, values: list[float], bins: int = 30, log: bool = False) -> str:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 2.6))
-    ax.hist(values, bins=bins, color="#46a", log=log)
-    ax.set_title(title)
-    return _svg(fig)
+    keys = sorted(data, key=lambda k: -sum(data[k]))[:20]
+    return charts.stacked_bars(title, keys, [(labels[0], "#3a7", [data[k][0] for k in keys]),
+                                             (labels[1], "#e8a33d", [data[k][1] for k in keys])])
 
 
 # Columns a report never charts: read only for the few samples it shows, so the driver's memory does not grow
@@ -126,11 +82,16 @@ def _esc(text: Any, limit: int = 600) -> str:
 
 
 def _kept_samples(folder: str) -> pa.Table | None:
-    """Three kept documents with their text, from the first output part only."""
+    """Three kept documents with their text, from the first row group of the first output part only (a part of
+    a large run holds hundreds of MB of text)."""
     files = storage.list_files(folder, ".parquet")
     if not files:
         return None
-    t = parquet_io.read_parquet(files[0])
+    fs, inner = storage.filesystem(files[0])
+    with pq.ParquetFile(inner, filesystem=fs) as part:
+        if part.num_row_groups == 0:
+            return None
+        t = part.read_row_group(0)
     step = max(1, t.num_rows // 3)
     return t.take(list(range(0, min(t.num_rows, 3 * step), step))).drop_columns([schema.METADATA])
 
@@ -204,7 +165,7 @@ def build_report(output: str, stats: dict[str, Any]) -> str:
         for c in scores:
             vals = [v for v in docs[c].to_pylist() if isinstance(v, (int, float))]
             if vals:
-                plots.append(histogram(f"{c} (kept documents)", vals))
+                plots.append(charts.histogram(f"{c} (kept documents)", vals))
         if plots:
             sections.append("<h2 id='scores'>Score distributions</h2>" + "".join(plots))
         for s in stats["stages"]:  # stages that group duplicates name the column that says which cluster
@@ -213,7 +174,7 @@ def build_report(output: str, stats: dict[str, Any]) -> str:
                 sizes = [n for k, n in Counter(docs[column].to_pylist()).items() if k is not None]
                 if sizes:
                     sections.append(f"<h2 id='clusters-{html.escape(s['name'])}'>Duplicate clusters ({html.escape(s['name'])})</h2>"
-                                    f"{histogram('cluster size', sizes, log=True)}")
+                                    f"{charts.histogram('cluster size', sizes, log=True)}")
 
     for s in stats["stages"]:  # stages that declare a counters chart (e.g. PDF page routing) get one
         title = s.get("describes", {}).get("counters_title")

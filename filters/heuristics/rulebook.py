@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from winnow.filters.heuristics.regex_program import load as load_program, program as regex_program
+from winnow.pipeline import local_cache
 
 log = logging.getLogger("winnow")
 
@@ -177,8 +178,7 @@ def cache_path(language: str) -> Path | None:
     versions = _versions()
     if versions is None or not _SAFE_NAME.fullmatch(language):
         return None
-    root = Path(os.environ.get("WINNOW_CACHE_DIR", Path.home() / ".cache" / "winnow"))
-    return root / "spacy-rules" / versions / f"{language}.json"
+    return local_cache.cache_root() / "spacy-rules" / versions / f"{language}.json"
 
 
 def load_rulebook(language: str) -> Rulebook | None:

@@ -109,3 +109,23 @@ def test_udhr_accuracy(shared_data):
     per_language = {code: all(g == w for g, w in zip(got, gold) if w == code) for code in set(gold)}
     assert len(gold) == 6 * len(UDHR)
     assert accuracy >= 0.95, (accuracy, per_language)
+
+
+def test_model_is_unpacked_once_per_machine_and_rebuilt_when_torn(tmp_path, monkeypatch):
+    import numpy as np
+    from py3langid.langid import LanguageIdentifier
+
+    monkeypatch.setenv("WINNOW_CACHE_DIR", str(tmp_path))
+    texts = [t.encode() for t in (EN, DE, FR)]
+    first = BatchLanguageIdentifier()  # unpacks py3langid's xz model and saves the arrays
+    expected = first.classify(texts)
+    unpacked = []
+    load = LanguageIdentifier.from_model_file
+    monkeypatch.setattr(LanguageIdentifier, "from_model_file", lambda *a, **k: unpacked.append(1) or load(*a, **k))
+    second = BatchLanguageIdentifier()
+    assert unpacked == [] and isinstance(second.nextmove, np.memmap)  # from the cache, memory-mapped
+    assert second.classify(texts) == expected
+    (folder,) = tmp_path.glob("py3langid-*")
+    (folder / "ptc.npy").write_bytes(b"torn")
+    assert BatchLanguageIdentifier().classify(texts) == expected and unpacked == [1]  # rebuilt from the model
+    assert BatchLanguageIdentifier().classify(texts) == expected and unpacked == [1]  # and cached again
