@@ -52,11 +52,14 @@ def hash64_many(items: list[str]) -> np.ndarray:
 def mix64(x: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser, vectorised: spreads sequential ids and weak hashes over all 64 bits."""
     z = x.astype(np.uint64, copy=True)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"):  # in place: on tens of millions of hashes, temporaries cost more than the math
         z += _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+        z ^= z >> np.uint64(30)
+        z *= np.uint64(0xBF58476D1CE4E5B9)
+        z ^= z >> np.uint64(27)
+        z *= np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+    return z
 
 
 def partition_of(x: np.ndarray, n: int) -> np.ndarray:

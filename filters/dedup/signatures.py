@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+from itertools import chain
 
 import numpy as np
 import rensa
@@ -128,11 +129,13 @@ def shingle_hashes(words: np.ndarray, lens: np.ndarray, k: int) -> tuple[np.ndar
     rolled = np.zeros(n - k + 1, np.uint64)
     with np.errstate(over="ignore"):
         for j in range(k):
-            rolled = rolled * _SHINGLE_MULT + words[j : n - k + 1 + j]
-    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
-    # position of shingle i of document d: start of d + i; rolled windows crossing documents are never picked
-    pos = np.repeat(starts, counts) + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
-    return mix64(rolled[pos]), counts
+            rolled *= _SHINGLE_MULT
+            rolled += words[j : n - k + 1 + j]
+    # the window starting at p crosses into the next document when a document ends inside it: p in [e-k+1, e-1]
+    crossing = (np.cumsum(lens)[:, None] - np.arange(1, k)[None, :]).ravel()
+    inside = np.ones(n - k + 1, bool)
+    inside[crossing[(crossing >= 0) & (crossing < len(inside))]] = False
+    return mix64(rolled[inside]), counts
 
 
 def signatures(shingles: np.ndarray, counts: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
@@ -141,7 +144,9 @@ def signatures(shingles: np.ndarray, counts: np.ndarray, num_perm: int, seed: in
         return np.zeros((0, num_perm), np.uint32)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint64)
     matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(shingles, offsets, num_perm, seed)
-    return np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(counts), num_perm)
+    # the matrix only comes out as lists of ints; flattening them in one pass is the cheapest way back to numpy
+    flat = np.fromiter(chain.from_iterable(matrix.to_rows()), np.uint32, count=len(counts) * num_perm)
+    return flat.reshape(len(counts), num_perm)
 
 
 def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:

@@ -15,7 +15,8 @@ from winnow.filters.dedup.accuracy import pairwise_scores, plant_near_duplicates
 from winnow.filters.dedup.common import read_dir
 from winnow.filters.dedup.components import connected_components, write_edges
 from winnow.filters.dedup.fuzzy import MinhashDedupParams, MinhashDedupStage
-from winnow.filters.dedup.signatures import text_signatures, tokenize, word_hashes
+from winnow.filters.dedup.common import mix64
+from winnow.filters.dedup.signatures import _SHINGLE_MULT, shingle_hashes, text_signatures, tokenize, word_hashes
 from winnow.pipeline import schema
 from winnow.pipeline.config import load_config
 from winnow.pipeline.corpus import Corpus
@@ -82,6 +83,25 @@ def test_word_hashes_split_as_the_regex_does(shared_data):
         assert len(set(by_token.values())) == len(by_token)  # and no two distinct words share one
     assert len(by_token) > 20_000 and any(len(t) > 2000 for t in tokens)  # the whole texts, last pass
     assert word_hashes(["", ""], 10)[1].tolist() == [0, 0]
+
+
+def test_shingles_stay_inside_their_document():
+    rng = np.random.default_rng(0)
+    for _ in range(100):  # documents of 0-8 words, many shorter than a shingle, side by side in one buffer
+        lens = rng.integers(0, 9, rng.integers(1, 12))
+        words = rng.integers(0, 2**63, int(lens.sum()), dtype=np.int64).view(np.uint64)
+        got, counts = shingle_hashes(words, lens, 5)
+        expected, start = [], 0
+        for n in lens.tolist():
+            for i in range(n - 4):
+                acc = np.uint64(0)
+                with np.errstate(over="ignore"):
+                    for w in words[start + i : start + i + 5]:
+                        acc = acc * _SHINGLE_MULT + w
+                expected.append(acc)
+            start += n
+        assert counts.tolist() == [max(0, n - 4) for n in lens.tolist()]
+        assert got.tolist() == mix64(np.array(expected, np.uint64)).tolist()
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
