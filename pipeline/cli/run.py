@@ -22,7 +22,7 @@ def run(
     output: Optional[str] = output_option(),
     set_: list[str] = set_option(PIPELINE_SET_HELP),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: RAY_ADDRESS or embedded)."),
-    executor: Optional[str] = typer.Option(None, "--executor", help="auto (default: Ray, in-process for a one-unit run), ray, or local (in-process)."),
+    executor: Optional[str] = typer.Option(None, "--executor", help="auto (default: Ray only where running units side by side saves more than its start), ray, or local (in-process)."),
     overwrite: bool = overwrite_option("run"),
     quiet: bool = quiet_option("No progress or funnel table; the summary line stays."),
     verbose: bool = verbose_option(),
