@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
 from itertools import chain
 
 import numpy as np
@@ -21,7 +22,8 @@ import rensa
 from winnow.filters.dedup.common import mix64
 
 # Scripts written without spaces (Han, kana) count one character as one word, so a Chinese page is not
-# a single giant token; everything else splits on non-word characters (re's \w: letters, digits, marks, "_").
+# a single giant token; everything else splits on non-word characters (re's \w: str.isalnum() or "_", so
+# letters and digits but not combining marks).
 _CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
 _CJK = "".join(f"{chr(a)}-{chr(b)}" for a, b in _CJK_RANGES)
 WORD = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
@@ -96,24 +98,27 @@ def _pow_len(n: int) -> int:
     return max(_CHUNK_CHARS, 1 << (n - 1).bit_length())  # few distinct sizes, so the power tables stay cached
 
 
-def word_hashes(texts: list[str], max_chars: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every word of a batch (as `tokenize` splits it) as one flat uint64 array of hashes, and each text's word
-    count. Equal words have equal hashes; distinct words collide only by chance (64 bits)."""
-    hashes, lens = [np.zeros(0, np.uint64)], [np.zeros(0, np.int64)]
+def _chunks(texts: list[str], max_chars: int) -> Iterator[list[str]]:
+    """The texts cut to max_chars and lower-cased, in runs of about _CHUNK_CHARS characters."""
     chunk: list[str] = []
     size = 0
     for text in texts:
         lowered = text[:max_chars].lower()
         if chunk and size + len(lowered) > _CHUNK_CHARS:
-            for out, part in zip((hashes, lens), _chunk_word_hashes(chunk)):
-                out.append(part)
+            yield chunk
             chunk, size = [], 0
         chunk.append(lowered)
         size += len(lowered) + 1
     if chunk:
-        for out, part in zip((hashes, lens), _chunk_word_hashes(chunk)):
-            out.append(part)
-    return np.concatenate(hashes), np.concatenate(lens).astype(np.int64)
+        yield chunk
+
+
+def word_hashes(texts: list[str], max_chars: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every word of a batch (as `tokenize` splits it) as one flat uint64 array of hashes, and each text's word
+    count. Equal words have equal hashes; distinct words collide only by chance (64 bits)."""
+    parts = [_chunk_word_hashes(chunk) for chunk in _chunks(texts, max_chars)]
+    hashes = np.concatenate([np.zeros(0, np.uint64)] + [h for h, _ in parts])
+    return hashes, np.concatenate([np.zeros(0, np.int64)] + [n for _, n in parts]).astype(np.int64)
 
 
 def shingle_hashes(words: np.ndarray, lens: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
