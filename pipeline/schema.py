@@ -116,7 +116,7 @@ def documents_from_records(records: Iterable[dict[str, Any]]) -> pa.Table:
     """Build a document table from dicts; missing base columns become nulls, extra keys become columns (in the
     order they first appear)."""
     rows = records if isinstance(records, list) else list(records)
-    # column by column, one comprehension each: the per-row, per-column loop cost a reader ~20 µs per document
+    # column by column, one comprehension each: a third cheaper than a per-row loop over every column
     extra = [k for k in dict.fromkeys(chain.from_iterable(rows)) if k not in _BASE_SET]
     arrays = []
     for name in BASE_COLUMNS:

@@ -31,6 +31,7 @@ _WORD_CHAR = re.compile(r"\w")
 SEPARATOR, LETTER, CJK = 0, 1, 2  # code point classes
 _SHINGLE_MULT = np.uint64(0x100000001B3)  # FNV prime: odd, so the rolling product never collapses
 _CHAR_MULT = 0x9E3779B97F4A7C15  # odd, so it has an inverse modulo 2^64 (the running sum below needs it)
+_CHAR_MULT_INV = pow(_CHAR_MULT, -1, 1 << 64)
 # Code points per array pass: 8 MB uint64 arrays, which the allocator reuses from pass to pass. Fresh
 # allocations of hundreds of MB cost more in page faults on these machines than the arithmetic on them.
 _CHUNK_CHARS = 1 << 20
@@ -88,7 +89,7 @@ def _chunk_word_hashes(lowered: list[str]) -> tuple[np.ndarray, np.ndarray]:
     size = _pow_len(n)
     running = np.zeros(n + 1, np.uint64)
     with np.errstate(over="ignore"):
-        np.cumsum(cps * _powers(pow(_CHAR_MULT, -1, 1 << 64), size)[:n], out=running[1:])
+        np.cumsum(cps * _powers(_CHAR_MULT_INV, size)[:n], out=running[1:])
         hashes = _powers(_CHAR_MULT, size)[ends] * (running[ends + 1] - running[starts])
     doc_ends = np.cumsum([len(t) + 1 for t in lowered])
     return mix64(hashes), np.bincount(np.searchsorted(doc_ends, starts, side="right"), minlength=len(lowered))
