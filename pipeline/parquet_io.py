@@ -12,6 +12,10 @@ from winnow.pipeline import schema, storage
 # Fixed writer options: reruns must produce byte-identical files, and pandas, DuckDB and
 # Hugging Face datasets all read zstd Parquet with these settings.
 WRITE_OPTIONS = dict(compression="zstd", compression_level=3, use_dictionary=True, write_statistics=True)
+# Scratch files (a segment's documents between global stages, dedup state) are written once, read back by
+# Winnow and deleted: LZ4 writes text about 2.7x faster than zstd level 3 (0.12 against 0.33 CPU-s per 20,000
+# web documents), for files about twice the size.
+SCRATCH_OPTIONS = WRITE_OPTIONS | dict(compression="lz4", compression_level=None)
 
 
 def normalise(table: pa.Table) -> pa.Table:
@@ -22,14 +26,14 @@ def normalise(table: pa.Table) -> pa.Table:
     return table.replace_schema_metadata(None)
 
 
-def table_to_bytes(table: pa.Table) -> bytes:
+def table_to_bytes(table: pa.Table, scratch: bool = False) -> bytes:
     buf = io.BytesIO()
-    pq.write_table(normalise(table).combine_chunks(), buf, **WRITE_OPTIONS)
+    pq.write_table(normalise(table).combine_chunks(), buf, **(SCRATCH_OPTIONS if scratch else WRITE_OPTIONS))
     return buf.getvalue()
 
 
-def write_parquet(path: str, table: pa.Table) -> None:
-    storage.write_atomic(path, table_to_bytes(table))
+def write_parquet(path: str, table: pa.Table, scratch: bool = False) -> None:
+    storage.write_atomic(path, table_to_bytes(table, scratch))
 
 
 def read_parquet(path: str, columns: list[str] | None = None) -> pa.Table:
@@ -70,8 +74,9 @@ class PartWriter:
     never has to fit in memory at once. Columns are unified across batches: a missing one is null, a
     new one widens the file's schema, types follow the first batch that had the column."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, scratch: bool = False):
         self.path = path
+        self.options = SCRATCH_OPTIONS if scratch else WRITE_OPTIONS
         self.rows = 0
         self._writer: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
@@ -94,7 +99,7 @@ class PartWriter:
                 os.makedirs(os.path.dirname(inner), exist_ok=True)
                 self._local_tmp = f"{inner}.tmp-{uuid.uuid4().hex[:8]}"
             self._schema = table.schema
-            self._writer = pq.ParquetWriter(self._local_tmp, self._schema, **WRITE_OPTIONS)
+            self._writer = pq.ParquetWriter(self._local_tmp, self._schema, **self.options)
         elif table.schema != self._schema:
             if set(table.schema.names) - set(self._schema.names):
                 self._widen(table.schema)  # a column appeared (e.g. a domain-scoped stage's first rows)
@@ -108,7 +113,7 @@ class PartWriter:
         written = pq.read_table(self._local_tmp)
         fields = list(self._schema) + [f for f in other if f.name not in self._schema.names]
         self._schema = pa.schema(fields)
-        self._writer = pq.ParquetWriter(self._local_tmp, self._schema, **WRITE_OPTIONS)
+        self._writer = pq.ParquetWriter(self._local_tmp, self._schema, **self.options)
         self._writer.write_table(_conform(written, self._schema))
 
     def close(self) -> bool:

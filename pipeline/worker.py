@@ -80,7 +80,7 @@ class _UnitSinks:
     """A unit's three outputs (kept rows, rejected/, errors/), each appearing atomically on close."""
 
     def __init__(self, layout: Layout, segment: Segment, unit: Unit, last: bool, keep_text: bool):
-        self.kept = parquet_io.PartWriter(layout.kept_path(segment.index, unit.key, last))
+        self.kept = parquet_io.PartWriter(layout.kept_path(segment.index, unit.key, last), scratch=not last)
         self.rejected = parquet_io.PartWriter(layout.rejected_part(segment.index, unit.key))
         self.errors = parquet_io.PartWriter(layout.errors_part(segment.index, unit.key))
         self.last = last

@@ -33,6 +33,11 @@ _SPACE = re.compile(r"\s+")
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
+def write_state(path: str, table: pa.Table) -> None:
+    """A file of the stage's state directory: read back by the stage, never by users, so written as scratch."""
+    parquet_io.write_parquet(path, table, scratch=True)
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -118,7 +123,7 @@ class SpillWriter:
     def flush(self) -> None:
         for part, tables in sorted(self._buf.items()):
             path = storage.join(self.base, part, f"{self.name}-{self._chunk:04d}.parquet")
-            parquet_io.write_parquet(path, pa.concat_tables(tables))
+            write_state(path, pa.concat_tables(tables))
             self.files += 1
         self._buf.clear()
         self._bytes = 0
@@ -207,7 +212,7 @@ def survivor_task(groups_dir: str, members_dir: str, q: int) -> dict:
         keys = sorted(set(units))
         index = {k: i for i, k in enumerate(keys)}
         for i, part in split_rows(members.drop_columns([UNIT]), np.array([index[u] for u in units])):
-            parquet_io.write_parquet(storage.join(members_dir, f"u{keys[i]}", f"q{q:04d}.parquet"), part)
+            write_state(storage.join(members_dir, f"u{keys[i]}", f"q{q:04d}.parquet"), part)
     out["peak_rss_mb"] = peak_rss_mb()
     return out
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from winnow.filters.dedup.common import partition_of, peak_rss_mb, read_dir, split_rows
+from winnow.filters.dedup.common import partition_of, peak_rss_mb, read_dir, split_rows, write_state
 from winnow.pipeline import parquet_io, storage
 
 MAX_ROUNDS = 200  # a safeguard; dedup graphs converge in well under 20
@@ -44,7 +44,7 @@ def write_edges(cc_dir: str, r: int, name: str, k: np.ndarray, v: np.ndarray, n_
         return 0
     table = pa.table({"k": pa.array(k, pa.int64()), "v": pa.array(v, pa.int64())})
     for q, part in split_rows(table, partition_of(k, n_parts)):
-        parquet_io.write_parquet(storage.join(round_dir(cc_dir, r), f"q{q:04d}", f"{name}.parquet"), part)
+        write_state(storage.join(round_dir(cc_dir, r), f"q{q:04d}", f"{name}.parquet"), part)
     return len(k)
 
 
@@ -110,7 +110,7 @@ def label_task(cc_dir: str, r: int, q: int, labels_dir: str, offsets: list[int],
     unit_idx = np.searchsorted(np.asarray(offsets, np.int64), keys, side="right") - 1
     table = pa.table({"gid": pa.array(keys, pa.int64()), "root": pa.array(root, pa.int64())})
     for u, part in split_rows(table, unit_idx):
-        parquet_io.write_parquet(storage.join(labels_dir, f"u{unit_keys[u]}", f"q{q:04d}.parquet"), part)
+        write_state(storage.join(labels_dir, f"u{unit_keys[u]}", f"q{q:04d}.parquet"), part)
     return {"nodes": len(keys), "peak_rss_mb": peak_rss_mb()}
 
 

@@ -36,6 +36,7 @@ from winnow.filters.dedup.common import (
     split_rows,
     survivor_task,
     unit_index,
+    write_state,
 )
 from winnow.filters.dedup.components import connected_components, unique_pairs, write_edges
 from winnow.filters.dedup.signatures import band_keys, text_signatures
@@ -124,7 +125,7 @@ def sign_task(unit: str, path: str, offset: int, p: dict, state_dir: str, n_part
         for q, part in split_rows(table, partition_of(k, n_parts)):
             buckets.add(f"p{q:04d}", part)
     buckets.flush()
-    parquet_io.write_parquet(
+    write_state(
         storage.join(state_dir, "meta", f"u{unit}.parquet"),
         parquet_io.concat(metas)
         if metas
@@ -137,7 +138,7 @@ def sign_task(unit: str, path: str, offset: int, p: dict, state_dir: str, n_part
         ),
     )
     if sigs:
-        parquet_io.write_parquet(storage.join(state_dir, "sigs", f"u{unit}.parquet"), pa.concat_tables(sigs))
+        write_state(storage.join(state_dir, "sigs", f"u{unit}.parquet"), pa.concat_tables(sigs))
     return {"rows": seen, "peak_rss_mb": peak_rss_mb()}
 
 
@@ -158,7 +159,7 @@ def bucket_task(state_dir: str, q: int, offsets: list[int], unit_keys: list[str]
     if verify:
         table = pa.table({"a": pa.array(a, pa.int64()), "b": pa.array(b, pa.int64())})
         for u, part in split_rows(table, unit_index(offsets, a)):
-            parquet_io.write_parquet(storage.join(state_dir, "cand", f"u{unit_keys[u]}", f"p{q:04d}.parquet"), part)
+            write_state(storage.join(state_dir, "cand", f"u{unit_keys[u]}", f"p{q:04d}.parquet"), part)
     else:
         write_edges(storage.join(state_dir, "cc"), 0, f"p{q:04d}", a, b, n_parts, both=True)
     return {"candidates": len(a), "peak_rss_mb": peak_rss_mb()}
@@ -178,7 +179,7 @@ def verify_out_task(unit: str, state_dir: str, offsets: list[int], unit_keys: li
     gids, sig = _unit_sigs(state_dir, unit, num_perm)
     table = pa.table({"a": pa.array(a), "b": pa.array(b), "sig_a": _sig_column(sig[np.searchsorted(gids, a)])})
     for u, part in split_rows(table, unit_index(offsets, b)):
-        parquet_io.write_parquet(storage.join(state_dir, "cand2", f"u{unit_keys[u]}", f"from-u{unit}.parquet"), part)
+        write_state(storage.join(state_dir, "cand2", f"u{unit_keys[u]}", f"from-u{unit}.parquet"), part)
     return {"peak_rss_mb": peak_rss_mb()}
 
 
@@ -212,7 +213,7 @@ def attach_task(unit: str, state_dir: str, offset: int, n_parts: int) -> dict:
         }
     )
     for q, part in split_rows(table, partition_of(root, n_parts)):
-        parquet_io.write_parquet(storage.join(state_dir, "groups", f"q{q:04d}", f"u{unit}.parquet"), part)
+        write_state(storage.join(state_dir, "groups", f"q{q:04d}", f"u{unit}.parquet"), part)
     return {"peak_rss_mb": peak_rss_mb()}
 
 

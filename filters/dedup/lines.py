@@ -25,6 +25,7 @@ from winnow.filters.dedup.common import (
     partition_of,
     peak_rss_mb,
     read_dir,
+    write_state,
 )
 from winnow.pipeline import parquet_io, schema, storage
 from winnow.pipeline.corpus import Corpus
@@ -78,7 +79,7 @@ def repeated_task(state_dir: str, q: int, min_docs: int) -> dict:
         return {"repeated": 0, "peak_rss_mb": peak_rss_mb()}
     h, n = np.unique(t["h"].to_numpy(), return_counts=True)
     rep = n >= min_docs
-    parquet_io.write_parquet(
+    write_state(
         storage.join(state_dir, "repeated", f"p{q:04d}.parquet"),
         pa.table({"h": pa.array(h[rep]), "docs": pa.array(n[rep])}),
     )

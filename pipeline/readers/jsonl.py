@@ -6,7 +6,8 @@ import json
 from typing import Any, Iterator
 
 from winnow.pipeline import schema, storage
-from winnow.pipeline.readers.base import BatchBuilder, Reader, ReaderParams
+from winnow.pipeline.readers.base import BatchBuilder, Reader, ReaderParams, ReadOutcome
+from winnow.pipeline.readers.jsonl_block import block_table
 from winnow.pipeline.registry import register_reader
 from winnow.pipeline.stage import Outcome
 
@@ -84,37 +85,50 @@ class JsonlReader(Reader):
     Params = JsonlParams
 
     def read(self, path: str) -> Iterator[Outcome]:
-        out = BatchBuilder(self.params.batch_size)
         limit = self.params.max_line_bytes
+        block: list[tuple[int, bytes]] = []
         with storage.open_text_lines(path) as lines:
             # readline with a limit: iterating lines would first build a line of any length in memory.
             for lineno, raw in enumerate(iter(lambda: lines.readline(limit + 1), b""), start=1):
                 if len(raw) > limit:
-                    if len(out):
-                        yield out.flush()
+                    yield from self._block(path, block)
                     raise ValueError(f"line {lineno} is longer than max_line_bytes={limit}")
                 if not raw.strip():
                     continue  # blank lines are not records
-                locator = f"{path}:{lineno}"
-                try:
-                    line = raw.decode("utf-8")
-                    repaired = False
-                except UnicodeDecodeError:
-                    # Repair rather than lose the document; the repair is recorded in metadata.
-                    line, repaired = raw.decode("utf-8", errors="replace"), True
-                try:
-                    record = json.loads(line)
-                    if not isinstance(record, dict):
-                        raise ValueError(f"a JSON {type(record).__name__}, not an object")
-                    doc = record_to_document(
-                        record, locator, self.params, "jsonl", {"utf8_repaired": True} if repaired else None
-                    )
-                except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
-                    code = "read_bad_json" if isinstance(exc, json.JSONDecodeError) else "read_bad_record"
-                    out.failed.append((failed_record(locator, "jsonl"), code, f"{locator}: {exc}"))
-                else:
-                    out.docs.append(doc)
-                if out.full():
-                    yield out.flush()
-        if out.pending():
-            yield out.flush()
+                block.append((lineno, raw))
+                if len(block) >= self.params.batch_size:
+                    yield from self._block(path, block)
+                    block = []
+        yield from self._block(path, block)
+
+    def _block(self, path: str, block: list[tuple[int, bytes]]) -> Iterator[Outcome]:
+        """One batch: parsed by Arrow in one call where the records are plain, else line by line."""
+        if not block:
+            return
+        table = block_table(path, block, self.params)
+        if table is not None:
+            yield ReadOutcome(kept=table)
+            return
+        out = BatchBuilder(len(block))
+        for lineno, raw in block:
+            self._parse_line(path, lineno, raw, out)
+        yield out.flush()
+
+    def _parse_line(self, path: str, lineno: int, raw: bytes, out: BatchBuilder) -> None:
+        locator = f"{path}:{lineno}"
+        try:
+            line = raw.decode("utf-8")
+            repaired = False
+        except UnicodeDecodeError:
+            # Repair rather than lose the document; the repair is recorded in metadata.
+            line, repaired = raw.decode("utf-8", errors="replace"), True
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError(f"a JSON {type(record).__name__}, not an object")
+            doc = record_to_document(record, locator, self.params, "jsonl", {"utf8_repaired": True} if repaired else None)
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+            code = "read_bad_json" if isinstance(exc, json.JSONDecodeError) else "read_bad_record"
+            out.failed.append((failed_record(locator, "jsonl"), code, f"{locator}: {exc}"))
+        else:
+            out.docs.append(doc)
