@@ -147,15 +147,13 @@ def bucket_task(state_dir: str, q: int, offsets: list[int], unit_keys: list[str]
     if t is None:
         return {"candidates": 0, "peak_rss_mb": peak_rss_mb()}
     key, gid = t["key"].to_numpy(), t["gid"].to_numpy()
-    order = np.lexsort((gid, key))
+    order = np.argsort(key)
     key, gid = key[order], gid[order]
+    # every document sharing a bucket key is paired with the smallest document of that bucket
     starts = np.concatenate([[0], np.flatnonzero(key[1:] != key[:-1]) + 1])
-    sizes = np.diff(np.concatenate([starts, [len(key)]]))
-    first = np.repeat(starts, sizes)
-    others = np.arange(len(key)) != first
-    a, b = unique_pairs(gid[first[others]], gid[others])
-    keep = a != b
-    a, b = a[keep], b[keep]
+    smallest = np.repeat(np.minimum.reduceat(gid, starts), np.diff(np.append(starts, len(key))))
+    others = gid != smallest
+    a, b = unique_pairs(smallest[others], gid[others])
     if verify:
         table = pa.table({"a": pa.array(a, pa.int64()), "b": pa.array(b, pa.int64())})
         for u, part in split_rows(table, unit_index(offsets, a)):

@@ -91,8 +91,9 @@ def _chunk_word_hashes(lowered: list[str]) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(over="ignore"):
         np.cumsum(cps * _powers(_CHAR_MULT_INV, size)[:n], out=running[1:])
         hashes = _powers(_CHAR_MULT, size)[ends] * (running[ends + 1] - running[starts])
+    # words per text: where each text's end falls among the sorted word starts (few texts, many words)
     doc_ends = np.cumsum([len(t) + 1 for t in lowered])
-    return mix64(hashes), np.bincount(np.searchsorted(doc_ends, starts, side="right"), minlength=len(lowered))
+    return mix64(hashes), np.diff(np.searchsorted(starts, doc_ends), prepend=0)
 
 
 def _pow_len(n: int) -> int:

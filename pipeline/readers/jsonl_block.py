@@ -13,7 +13,7 @@ tested in tests/pipeline/test_readers.py.
 from __future__ import annotations
 
 import io
-import json
+from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) calls for a str
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -89,8 +89,10 @@ def _plain(parsed: pa.Table, params) -> bool:
 
 
 def _metadata(locator: str, source_id) -> str:
-    """schema.metadata_json({locator, source_id}) for these two keys, at a fifth of its cost (sorted keys)."""
-    loc = json.dumps(locator, ensure_ascii=False)
+    """schema.metadata_json({locator, source_id}) for these two keys (sorted), at a fifth of its cost: json's
+    own string encoder, without an encoder object per call."""
+    loc = encode_basestring(locator)
     if source_id is None:
         return f'{{"{schema.LOCATOR}":{loc}}}'
-    return f'{{"{schema.LOCATOR}":{loc},"source_id":{json.dumps(source_id, ensure_ascii=False)}}}'
+    sid = encode_basestring(source_id) if isinstance(source_id, str) else str(source_id)
+    return f'{{"{schema.LOCATOR}":{loc},"source_id":{sid}}}'
