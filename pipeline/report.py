@@ -147,6 +147,15 @@ def _added_sections(output: str) -> list[str]:
     return [storage.read_bytes(f).decode("utf-8") for f in sorted(storage.list_files(folder, ".html"))]
 
 
+def cluster_sizes(docs: pa.Table, column: str | None) -> list[int]:
+    """Sizes of the duplicate clusters a dedup stage found: one survivor is kept per cluster, and it carries the
+    size (the duplicates themselves are in rejected/), so the kept rows with a size above 1 are the clusters.
+    Only clusters whose survivor reached documents/ are seen: a later stage may drop a survivor."""
+    if column is None or column not in docs.column_names:
+        return []
+    return [n for n in docs[column].to_pylist() if n is not None and n > 1]
+
+
 def build_report(output: str, stats: dict[str, Any]) -> str:
     docs = _read(storage.join(output, "documents"))
     rejected = _read(storage.join(output, "rejected"), skip=())  # its text is kept only for a few samples
@@ -168,13 +177,11 @@ def build_report(output: str, stats: dict[str, Any]) -> str:
                 plots.append(charts.histogram(f"{c} (kept documents)", vals))
         if plots:
             sections.append("<h2 id='scores'>Score distributions</h2>" + "".join(plots))
-        for s in stats["stages"]:  # stages that group duplicates name the column that says which cluster
-            column = s.get("describes", {}).get("cluster_column")
-            if column in docs.column_names:
-                sizes = [n for k, n in Counter(docs[column].to_pylist()).items() if k is not None]
-                if sizes:
-                    sections.append(f"<h2 id='clusters-{html.escape(s['name'])}'>Duplicate clusters ({html.escape(s['name'])})</h2>"
-                                    f"{charts.histogram('cluster size', sizes, log=True)}")
+        for s in stats["stages"]:  # dedup stages name the column holding each survivor's cluster size
+            sizes = cluster_sizes(docs, s.get("describes", {}).get("cluster_size_column"))
+            if sizes:
+                sections.append(f"<h2 id='clusters-{html.escape(s['name'])}'>Duplicate clusters ({html.escape(s['name'])})</h2>"
+                                f"{charts.histogram('documents per cluster (clusters whose survivor is in documents/)', sizes, log=True)}")
 
     for s in stats["stages"]:  # stages that declare a counters chart (e.g. PDF page routing) get one
         title = s.get("describes", {}).get("counters_title")

@@ -108,7 +108,8 @@ class Stage:
     # recognises a stage by its name): see describe().
     counters_title: ClassVar[str | None] = None  # report.html charts the stage's counters under this title
     accelerator_counters: ClassVar[tuple[str, ...]] = ()  # counters of GPU-able work (OCR'd pages) for plan
-    cluster_column: ClassVar[str | None] = None  # a column naming each kept row's duplicate cluster
+    # a column giving each kept row the size of its duplicate cluster (itself included; 1 for a unique row)
+    cluster_size_column: ClassVar[str | None] = None
     # Params that name a column the stage reads (e.g. `score_column`): a config naming a column that neither
     # the input nor an earlier stage provides is refused when it loads.
     column_params: ClassVar[tuple[str, ...]] = ()
@@ -143,7 +144,7 @@ class Stage:
         d = {
             "counters_title": self.counters_title,
             "accelerator_counters": list(self.accelerator_counters),
-            "cluster_column": self.cluster_column,
+            "cluster_size_column": self.cluster_size_column,
             "index_bytes_per_document": self.index_bytes_per_document(),
         }
         return {k: v for k, v in d.items() if v}

@@ -174,6 +174,7 @@ class ExactDedupStage(KeyDedupStage):
 
     kind = "text"
     adds_columns = {"exact_dedup_copies": pa.int64()}
+    cluster_size_column = "exact_dedup_copies"
     reasons = ("exact_dedup_duplicate", "exact_dedup_empty")
 
 
@@ -183,4 +184,5 @@ class UrlDedupStage(KeyDedupStage):
 
     kind = "url"
     adds_columns = {"url_dedup_copies": pa.int64()}
+    cluster_size_column = "url_dedup_copies"
     reasons = ("url_dedup_duplicate",)

@@ -47,6 +47,7 @@ from winnow.pipeline.stage import GlobalStage, Outcome, StageParams, set_column
 
 OK, TOO_SHORT, TRUNCATED = 0, 1, 2
 DUP_CLUSTER = "dup_cluster"
+COPIES = "minhash_dedup_copies"  # the size of the document's cluster, as exact_dedup_copies
 
 
 class MinhashDedupParams(StageParams):
@@ -220,9 +221,9 @@ class MinhashDedupStage(GlobalStage):
     """Near-duplicate removal by MinHash-LSH; clusters are connected components of verified similar pairs."""
 
     Params = MinhashDedupParams
-    adds_columns = {DUP_CLUSTER: pa.string()}
+    adds_columns = {DUP_CLUSTER: pa.string(), COPIES: pa.int64()}
     reasons = ("minhash_dedup_duplicate", "minhash_dedup_too_short")
-    cluster_column = DUP_CLUSTER
+    cluster_size_column = COPIES
     reads = (schema.ID, schema.TEXT)  # and score_column, to pick survivors
 
     def __init__(self, params=None, **kwargs):
@@ -293,11 +294,13 @@ class MinhashDedupStage(GlobalStage):
         status = self._unit_status(unit)
         reasons: list[str | None] = []
         clusters: list[str | None] = []
+        sizes: list[int] = []
         counters = {"minhash_dedup_truncated": 0, "minhash_dedup_too_short_kept": 0}
         for doc_id in batch[schema.ID].to_pylist():
             member = members.get(doc_id)
             st = status.get(doc_id, OK)
             clusters.append(member[0] if member else None)
+            sizes.append(member[1] if member else 1)
             counters["minhash_dedup_truncated"] += st == TRUNCATED
             if st == TOO_SHORT:
                 if self.params.too_short == "drop":
@@ -306,6 +309,7 @@ class MinhashDedupStage(GlobalStage):
                 counters["minhash_dedup_too_short_kept"] += 1
             reasons.append("minhash_dedup_duplicate" if member is not None and not member[2] else None)
         out = set_column(batch, DUP_CLUSTER, pa.array(clusters, pa.string()))
+        out = set_column(out, COPIES, pa.array(sizes, pa.int64()))
         outcome = Outcome.from_decisions(out, reasons)
         outcome.counters = {k: v for k, v in counters.items() if v} | self._fit_counters(unit)
         return outcome

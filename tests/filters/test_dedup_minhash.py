@@ -8,6 +8,7 @@ import random
 import zipfile
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -21,6 +22,7 @@ from winnow.pipeline import schema
 from winnow.pipeline.config import load_config
 from winnow.pipeline.corpus import Corpus
 from winnow.pipeline.executors import LocalExecutor
+from winnow.pipeline.report import cluster_sizes
 from winnow.pipeline.runner import run_pipeline
 from tests.filters.test_dedup import fit_apply, merged
 
@@ -162,6 +164,8 @@ def test_minhash_dedup_reasons_cluster_and_survivor(tmp_path, shared_data):
     assert clusters["z-copy"] == "z-copy" and clusters["d001"] == "d001" and clusters["d005"] is None
     # too short to compare: kept by default, outside any cluster (identical short texts are exact_dedup's job)
     assert clusters["short"] is clusters["short2"] is clusters["empty"] is None
+    copies = dict(zip(kept[schema.ID].to_pylist(), kept["minhash_dedup_copies"].to_pylist()))
+    assert (copies["z-copy"], copies["d001"], copies["d005"], copies["short"]) == (2, 2, 1, 1)
     assert counters["minhash_dedup_too_short_kept"] == 3
     assert counters["minhash_dedup_fit_partitions"] == 3 and counters["minhash_dedup_fit_peak_rss_mb"] > 0
 
@@ -245,6 +249,13 @@ def _run(tmp_path, shared_data, executor):
     assert stages["minhash_dedup"]["dropped"] == {"minhash_dedup_duplicate": 6}
     docs = pq.read_table(tmp_path / "out" / "documents").to_pylist()
     assert len(docs) == 62 and sum(d["dup_cluster"] is not None for d in docs) == 6
+    # report.html's cluster histogram: one survivor per cluster, sized; its duplicates are the dropped rows
+    sizes = cluster_sizes(pa.Table.from_pylist(docs), "minhash_dedup_copies")
+    assert len(sizes) == 6 and sum(n - 1 for n in sizes) == 6
+    # exact_dedup's clusters count where their survivor reached documents/ (minhash_dedup dropped some after)
+    assert 0 < sum(n - 1 for n in cluster_sizes(pa.Table.from_pylist(docs), "exact_dedup_copies")) <= 7
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "Duplicate clusters (minhash_dedup)" in page and "Duplicate clusters (exact_dedup)" in page
     texts = [d["text"] for d in docs]
     assert "See the answer above." in texts and sum(t.lower().startswith("thanks,") for t in texts) == 1
 
