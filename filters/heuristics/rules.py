@@ -96,23 +96,29 @@ class FastGopherQualityFilter(GopherQualityFilter):
         return True
 
 
+def next_ngram_ids(ids: np.ndarray, word_ids: np.ndarray, k: int) -> np.ndarray:
+    """The (k+1)-gram ids from the k-gram ids: one id per position, equal ids for equal word tuples."""
+    m = len(word_ids) - k
+    pairs = ids[:m].astype(np.int64) * (int(word_ids.max()) + 1) + word_ids[k : k + m]
+    return np.unique(pairs, return_inverse=True)[1]
+
+
 def ngram_ids(word_ids: np.ndarray, n: int) -> np.ndarray:
     """An id per n-gram position such that equal ids mean equal word tuples (ids in [0, number of n-grams))."""
     ids = word_ids
     for k in range(1, n):
-        m = len(word_ids) - k
-        pairs = ids[:m].astype(np.int64) * (int(word_ids.max()) + 1) + word_ids[k : k + m]
-        _, ids = np.unique(pairs, return_inverse=True)
+        ids = next_ngram_ids(ids, word_ids, k)
     return ids
 
 
-def top_ngram_chars(word_ids: np.ndarray, word_lens: np.ndarray, n: int) -> int | None:
+def top_ngram_chars(word_ids: np.ndarray, word_lens: np.ndarray, n: int, ids: np.ndarray | None = None) -> int | None:
     """datatrove's find_top_duplicate(get_n_grams(words, n)): characters of the most frequent n-gram (first seen
-    among equals) times its count; None where the text has fewer than n words."""
+    among equals) times its count; None where the text has fewer than n words. `ids`: the n-gram ids, where the
+    caller has them (ngram_ids)."""
     m = len(word_ids) - n + 1
     if m <= 0:
         return None
-    ids = ngram_ids(word_ids, n)
+    ids = ngram_ids(word_ids, n) if ids is None else ids
     counts = np.bincount(ids)
     first = np.full(len(counts), m, dtype=np.int64)
     np.minimum.at(first, ids, np.arange(m))
@@ -240,8 +246,11 @@ class FastGopherRepetitionFilter(GopherRepetitionFilter):
                 return super().filter(doc)
             word_ids = np.array(grams.word_ids(), np.int64)
             word_lens = np.diff(grams.off)
+            ids, k = word_ids, 1  # n-gram ids grown one word at a time across the (ascending) n
             for n, n_frac in self.top_n_grams:
-                top = top_ngram_chars(word_ids, word_lens, n)
+                while k < min(n, len(word_ids)):
+                    ids, k = next_ngram_ids(ids, word_ids, k), k + 1
+                top = top_ngram_chars(word_ids, word_lens, n, ids if k == n else None)
                 if top is not None and top / len(text) > n_frac:
                     return False, f"top_{n}_gram"
         for n, n_frac in self.dup_n_grams:

@@ -27,7 +27,7 @@ from winnow.filters.heuristics import (
     GopherRepetitionStage,
     SharedWordTokenizer,
 )
-from winnow.filters.heuristics.rules import RepeatedNgrams, repeated_ngram_chars_slow, top_ngram_chars
+from winnow.filters.heuristics.rules import RepeatedNgrams, next_ngram_ids, repeated_ngram_chars_slow, top_ngram_chars
 from winnow.pipeline import schema
 from winnow.pipeline.accounting import StageCount
 
@@ -333,9 +333,14 @@ def test_ngram_counts_match_datatrove():
         word_ids = np.array([ids[w] for w in words], np.int64)
         lens = np.array([len(w) for w in words], np.int64)
         grams = RepeatedNgrams(words)
+        ids = word_ids  # the filter's way: n-gram ids grown one word at a time
         for n in range(1, 11):
             top = get_n_grams(words, n)
-            assert top_ngram_chars(word_ids, lens, n) == (find_top_duplicate(top) if top else None)
+            expected = find_top_duplicate(top) if top else None
+            assert top_ngram_chars(word_ids, lens, n) == expected
+            if n > 1 and n <= len(words):
+                ids = next_ngram_ids(ids, word_ids, n - 1)
+                assert top_ngram_chars(word_ids, lens, n, ids) == expected
             assert grams.chars(n) == find_all_duplicate(words, n), (words, n)
 
 
