@@ -120,10 +120,9 @@ def top_ngram_chars(word_ids: np.ndarray, word_lens: np.ndarray, n: int, ids: np
         return None
     ids = ngram_ids(word_ids, n) if ids is None else ids
     counts = np.bincount(ids)
-    first = np.full(len(counts), m, dtype=np.int64)
-    np.minimum.at(first, ids, np.arange(m))
     best = int(counts.max())
-    pos = int(first[counts == best].min())  # Counter.most_common(1) returns the first-inserted of the maxima
+    # Counter.most_common(1) returns the first-inserted of the maxima: the first position holding one of them
+    pos = int(np.argmax(counts[ids] == best))
     chars = int(word_lens[pos : pos + n].sum()) + n - 1  # " ".join of the n words
     return chars * best
 
