@@ -191,12 +191,18 @@ class RepeatedNgrams:
         start, end = self.off[:m], self.off[n : n + m]
         with np.errstate(over="ignore"):
             keys = (self.prefix[end] - self.prefix[start]) * self.inv[start] + (end - start).astype(np.uint64)
-        _, ids, counts = np.unique(keys, return_inverse=True, return_counts=True)
-        repeated_pos = np.flatnonzero(counts[ids] > 1)
+        # positions whose key occurs more than once: equal neighbours once the keys are sorted
+        order = np.argsort(keys)
+        ordered = keys[order]
+        same = ordered[1:] == ordered[:-1]
+        repeated = np.zeros(m, bool)
+        repeated[order[1:][same]] = True
+        repeated[order[:-1][same]] = True
+        repeated_pos = np.flatnonzero(repeated)
         if len(repeated_pos) == 0:
             return 0
         joined, offsets = self.joined, self.offsets
-        positions, classes = repeated_pos.tolist(), ids[repeated_pos].tolist()
+        positions, classes = repeated_pos.tolist(), keys[repeated_pos].tolist()  # the key names its class
         first: dict[int, str] = {}
         for i, key in zip(positions, classes):  # collision check: one string per class
             gram = joined[offsets[i] : offsets[i + n]]
