@@ -15,7 +15,7 @@ WRITE_OPTIONS = dict(compression="zstd", compression_level=3, use_dictionary=Tru
 # Scratch files (a segment's documents between global stages, dedup state) are written once, read back by
 # Winnow and deleted: LZ4 writes text about 2.7x faster than zstd level 3 (0.12 against 0.33 CPU-s per 20,000
 # web documents), for files about twice the size.
-SCRATCH_OPTIONS = WRITE_OPTIONS | dict(compression="lz4", compression_level=None)
+SCRATCH_OPTIONS = WRITE_OPTIONS | {"compression": "lz4", "compression_level": None}
 
 
 def normalise(table: pa.Table) -> pa.Table:

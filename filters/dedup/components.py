@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from winnow.filters.dedup.common import partition_of, peak_rss_mb, read_dir, split_rows, write_state
-from winnow.pipeline import parquet_io, storage
+from winnow.pipeline import storage
 
 MAX_ROUNDS = 200  # a safeguard; dedup graphs converge in well under 20
 
