@@ -34,8 +34,8 @@ def block_table(path: str, lines: list[tuple[int, bytes]], params) -> pa.Table |
     try:
         parsed = pajson.read_json(io.BytesIO(b"".join(lines_with_newline(lines))), _READ_OPTIONS, _PARSE_OPTIONS)
         parsed.validate(full=True)  # Arrow's JSON parser passes invalid UTF-8 through into the strings
-    except (pa.ArrowInvalid, UnicodeDecodeError):  # bad JSON, bad UTF-8, a lone surrogate, a duplicated key
-        return None
+    except (pa.ArrowException, ValueError):  # bad JSON or UTF-8, a lone surrogate, a duplicated key, anything odd
+        return None  # the line-by-line path is always right, only slower
     if parsed.num_rows != len(lines) or not _plain(parsed, params):
         return None
     n = parsed.num_rows
