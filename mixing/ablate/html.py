@@ -91,15 +91,21 @@ def add_to_run_reports(rep: dict, output: str) -> list[str]:
     The section goes into the run's `report.d/`, named after this ablation's output folder, so a rerun replaces it
     and another ablation adds its own; report.html is then rebuilt from the run's stats.json."""
     from winnow.pipeline import report as run_report
+    from winnow.pipeline import storage
 
-    runs = sorted({v["source"] for v in rep["variants"].values() if isinstance(v["source"], str)
-                   and os.path.isfile(os.path.join(v["source"], "stats.json"))})
+    runs = sorted({v["source"] for v in rep["variants"].values() if _is_run(v["source"])})
     name = "ablation-" + hashlib.sha1(os.path.abspath(output).encode()).hexdigest()[:12] + ".html"
     fragment = section(rep, _figure(output), source=os.path.abspath(output))
-    for run in runs:
-        os.makedirs(os.path.join(run, run_report.ADDED_SECTIONS), exist_ok=True)
-        with open(os.path.join(run, run_report.ADDED_SECTIONS, name), "w", encoding="utf-8") as f:
-            f.write(fragment)
-        with open(os.path.join(run, "stats.json"), encoding="utf-8") as f:
-            run_report.write_report(run, json.load(f))
+    for run in runs:  # local or object-store outputs alike (a run written to s3:// gets its section there)
+        storage.write_atomic(storage.join(run, run_report.ADDED_SECTIONS, name), fragment.encode("utf-8"))
+        run_report.write_report(run, json.loads(storage.read_bytes(storage.join(run, "stats.json"))))
     return runs
+
+
+def _is_run(source: Any) -> bool:
+    """A `winnow run` output folder (it has stats.json) that can be written to: a local path or an object store."""
+    from winnow.pipeline import storage
+
+    if not isinstance(source, str) or source.startswith(("http://", "https://")):
+        return False  # read-only over HTTP; a list of files or a glob is not one run's output either
+    return storage.exists(storage.join(source, "stats.json"))

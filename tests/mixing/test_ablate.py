@@ -242,6 +242,33 @@ def test_the_verdicts_show_in_the_report_of_the_run_a_variant_reads(ablation, sh
     assert html.add_to_run_reports(rep, cfg.output) == []  # sources without stats.json are not runs
 
 
+@pytest.mark.slow
+def test_the_verdicts_reach_a_run_written_to_s3(ablation, shared_data, tmp_path, s3_server):
+    """A variant reading a run on an object store gets the section there too (it used to be skipped)."""
+    import pyarrow.fs as pafs
+
+    from winnow.mixing.ablate import html
+    from winnow.pipeline import storage
+    from winnow.pipeline.config import load_config
+    from winnow.pipeline.runner import run_pipeline
+
+    pafs.S3FileSystem(endpoint_override=s3_server, scheme="http", access_key="testing-key-id", secret_key="SECRETsecret123",
+                      region="us-east-1", allow_bucket_creation=True).create_dir("winnow-ablate")
+    cfg, rep, _ = ablation
+    docs = tmp_path / "web.jsonl"
+    docs.write_bytes(b"\n".join(gzip.decompress((shared_data / "domains" / "web.jsonl.gz").read_bytes())
+                                .splitlines()[:10]) + b"\n")
+    run = "s3://winnow-ablate/run"
+    run_pipeline(load_config(text=f"inputs: ['{docs}']\noutput: {run}\nengine: {{executor: local}}\n"
+                                  "stages:\n  - {name: domain_tag, default: web}\n"))
+    as_if_read = json.loads(json.dumps(rep))
+    as_if_read["variants"]["all"]["source"] = run
+    assert html.add_to_run_reports(as_if_read, cfg.output) == [run]
+    page = storage.read_bytes(f"{run}/report.html").decode("utf-8")
+    assert "id='funnel'" in page and page.count("<section id='ablation'>") == 1
+    assert storage.list_files(f"{run}/report.d", ".html")  # kept there, so the next rebuild shows it again
+
+
 def test_rerun_trains_nothing_and_scores_a_new_slice_from_saved_weights(ablation, shared_data):
     cfg, rep, _ = ablation
     again = run_ablation(cfg)
