@@ -13,8 +13,8 @@ from winnow.pipeline import schema, storage
 # Hugging Face datasets all read zstd Parquet with these settings.
 WRITE_OPTIONS = dict(compression="zstd", compression_level=3, use_dictionary=True, write_statistics=True)
 # Scratch files (a segment's documents between global stages, dedup state) are written once, read back by
-# Winnow and deleted: LZ4 writes text about 2.7x faster than zstd level 3 (0.12 against 0.33 CPU-s per 20,000
-# web documents), for files about twice the size.
+# Winnow and deleted: LZ4 writes text about 2.6x faster than zstd level 3 (0.62 against 1.59 CPU-s for 100,000
+# web documents, bench/data_path.py), for files about 1.8x the size.
 SCRATCH_OPTIONS = WRITE_OPTIONS | {"compression": "lz4", "compression_level": None}
 
 

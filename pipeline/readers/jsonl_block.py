@@ -32,7 +32,7 @@ def block_table(path: str, lines: list[tuple[int, bytes]], params) -> pa.Table |
     """The document table of these (line number, raw line) records, or None where Arrow's parse might differ
     from the line-by-line path (JsonlReader.read parses the block itself then)."""
     try:
-        parsed = pajson.read_json(io.BytesIO(b"".join(lines_with_newline(lines))), _READ_OPTIONS, _PARSE_OPTIONS)
+        parsed = pajson.read_json(io.BytesIO(b"".join(_lines_with_newline(lines))), _READ_OPTIONS, _PARSE_OPTIONS)
         parsed.validate(full=True)  # Arrow's JSON parser passes invalid UTF-8 through into the strings
     except (pa.ArrowException, ValueError):  # bad JSON or UTF-8, a lone surrogate, a duplicated key, anything odd
         return None  # the line-by-line path is always right, only slower
@@ -69,7 +69,7 @@ def _source(parsed: pa.Table, params) -> pa.Array:
     return pc.if_else(pc.equal(given, ""), "jsonl", given).fill_null("jsonl")
 
 
-def lines_with_newline(lines: list[tuple[int, bytes]]):
+def _lines_with_newline(lines: list[tuple[int, bytes]]):
     for _, raw in lines:
         yield raw if raw.endswith(b"\n") else raw + b"\n"  # the file's last line may lack one
 
