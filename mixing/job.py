@@ -88,6 +88,7 @@ class _Swarm:
     plan: Plan
     curve: Curve
     noise: Noise | None
+    fit: regression.Fit | None  # the regression on `points`, from the stopping rule's last check
 
 
 @dataclass
@@ -116,7 +117,8 @@ def run_mix(cfg: MixConfig, progress: Callable[[str], None] = lambda s: None) ->
     try:
         runner = _runner(cfg, data, executor, device, pack)
         swarm = _run_swarm(cfg, runner, bounds, prior, uniform, target_w, progress)
-        fit, per_target = _fit(cfg, swarm.points, target_w)
+        fit = swarm.fit or _regress(cfg, swarm.points, target_w, need_folds=False)
+        per_target = _per_target(cfg, fit, swarm.points, target_w)
         opt = optimise(fit.model, bounds, prior, cfg.optimiser.samples, cfg.optimiser.top_k, cfg.optimiser.seed)
         progress(f"regression: {fit.name}, held-out Spearman {fit.spearman[fit.name]:.3f}")
         candidates = {"optimized": opt.weights, "natural": project(nat, bounds)[0], "uniform": uniform}
@@ -165,7 +167,10 @@ def _run_swarm(cfg: MixConfig, runner: SwarmRunner, bounds: Bounds, prior: np.nd
         noise = _refine_noise(noise, points, target_w, progress)
     curve, round_no = Curve(), 0
     ceiling = noise.ceiling if noise else None
-    while curve.add(len(points), _heldout_spearman(cfg, points, target_w), plan, ceiling):
+    while True:
+        fit = _regress(cfg, points, target_w)  # the last one fitted is the regression `winnow mix` optimises
+        if not curve.add(len(points), _spearman(fit), plan, ceiling):
+            break
         round_no += 1
         n = min(plan.step, plan.most - len(points))
         progress(f"swarm: held-out Spearman {curve.points[-1][1]:.3f} with {len(points)} proxies; round "
@@ -174,7 +179,7 @@ def _run_swarm(cfg: MixConfig, runner: SwarmRunner, bounds: Bounds, prior: np.nd
     progress(f"swarm: {len(points)} proxies, stopped: {curve.stopped}")
     # the noise runs are counted with the noise, not the swarm (validation would have trained them otherwise)
     trained_noise = noise.trained if noise else 0
-    return _Swarm(points, runner.trained - trained_noise, len(reused), time.perf_counter() - t1, plan, curve, noise)
+    return _Swarm(points, runner.trained - trained_noise, len(reused), time.perf_counter() - t1, plan, curve, noise, fit)
 
 
 def _probe_noise(runner: SwarmRunner, probe: list[RunRequest], repeats: list[RunRequest], target_w: dict[str, float],
@@ -204,26 +209,29 @@ def _refine_noise(probe: Noise, points: list, target_w: dict[str, float], progre
     return noise
 
 
-def _heldout_spearman(cfg: MixConfig, points: list, target_w: dict[str, float]) -> float:
+def _regress(cfg: MixConfig, points: list, target_w: dict[str, float], need_folds: bool = True) -> regression.Fit | None:
+    """The regression of target loss on mixture; None while there are fewer runs than folds (the stopping rule's
+    early checks), unless `need_folds` is off (then regression.fit says what is missing)."""
+    if need_folds and len(points) < cfg.regression.folds:
+        return None
     X = np.stack([r.mixture for r in points])
     y = np.array([objective(r.losses, target_w) for r in points])
-    if len(points) < cfg.regression.folds:
-        return float("nan")
-    fit = regression.fit(X, y, cfg.regression.model, cfg.regression.folds, cfg.swarm.seed)
-    return fit.spearman[fit.name]
+    return regression.fit(X, y, cfg.regression.model, cfg.regression.folds, cfg.swarm.seed)
 
 
-def _fit(cfg: MixConfig, points: list, target_w: dict[str, float]):
-    """The regression of target loss on mixture, and per-target held-out Spearman when there are several."""
+def _spearman(fit: regression.Fit | None) -> float:
+    return fit.spearman[fit.name] if fit else float("nan")
+
+
+def _per_target(cfg: MixConfig, fit: regression.Fit, points: list, target_w: dict[str, float]) -> dict[str, float]:
+    """Held-out Spearman of the chosen model for each target, when there are several."""
     X = np.stack([r.mixture for r in points])
-    y = np.array([objective(r.losses, target_w) for r in points])
-    fit = regression.fit(X, y, cfg.regression.model, cfg.regression.folds, cfg.swarm.seed)
     per_target = {}
     for t in target_w if len(target_w) > 1 else ():
         losses = [r.losses[t] for r in points]
         pred = regression.heldout_predictions(fit.name, X, np.array(losses), cfg.regression.folds)
         per_target[t] = regression.spearman(pred, losses)
-    return fit, per_target
+    return per_target
 
 
 def _validate(cfg: MixConfig, runner: SwarmRunner, candidates: dict, target_w: dict, progress) -> _Validation:

@@ -57,6 +57,18 @@ def test_rerun_trains_nothing_and_new_target_is_scored_from_saved_weights(first_
     assert set(third["validation_detail"]["natural"]["targets"]) == {"web", "code"}
 
 
+def test_the_regression_is_fitted_once_on_the_final_runs(first_run, monkeypatch):
+    """The stopping rule's last fit is the one optimised: no second cross-validated fit on the same runs."""
+    from winnow.mixing import regression
+
+    cfg, report = first_run
+    sizes, real_fit = [], regression.fit
+    monkeypatch.setattr(regression, "fit", lambda X, y, *a, **k: sizes.append(len(y)) or real_fit(X, y, *a, **k))
+    again = run_mix(cfg)  # every proxy comes from the cache: only the regression and optimiser run
+    assert sizes == [again["swarm"]["cached"]]
+    assert again["spearman_heldout"] == report["spearman_heldout"]
+
+
 def test_added_domain_reuses_earlier_runs(shared_data, tmp_path):
     from tests.mixing.conftest import write_run_dir
 
