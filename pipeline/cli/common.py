@@ -103,7 +103,7 @@ class JobOptions:
                  "or --output DIR")
 
 
-# The options of the config-driven commands (`winnow run`, and `job_command`'s), declared once. Each is a function
+# The options of the config-driven commands (`winnow run`, `winnow export` and `job_command`'s), declared once. Each is a function
 # so that every command's signature gets its own declaration; the texts that differ by command are arguments.
 PIPELINE_SET_HELP = "A param NAME=VALUE, or any key by its path a.b=VALUE (stages by name); repeatable."
 

@@ -5,23 +5,21 @@ from __future__ import annotations
 import logging
 from typing import Optional
 
-import typer
-
 from winnow.pipeline.cli.app import app
-from winnow.pipeline.cli.common import config_path, console, fail
+from winnow.pipeline.cli.common import (
+    config_argument, config_path, console, fail, output_option, overwrite_option, quiet_option, set_option,
+)
 
 
 @app.command()
 def export(
-    config: Optional[str] = typer.Argument(
-        None, help="Export YAML or a bundled recipe's name; default: the `export` recipe (the demo's output)."
+    config: Optional[str] = config_argument(
+        "Export YAML or a bundled recipe's name; default: the `export` recipe (the demo's output)."
     ),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Output directory (overrides the config)."),
-    set_: list[str] = typer.Option([], "--set", help="A param NAME=VALUE, or any key by its path a.b=VALUE (stages by name); repeatable."),
-    overwrite: bool = typer.Option(
-        False, "--overwrite", help="Replace an output directory that holds another export."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    output: Optional[str] = output_option(),
+    set_: list[str] = set_option("A param NAME=VALUE (e.g. weights=FILE), or any key by its path a.b=VALUE; repeatable."),
+    overwrite: bool = overwrite_option("export"),
+    quiet: bool = quiet_option(),
 ) -> None:
     """Export Megatron (.bin/.idx) and numpy token shards mixed by weights.yaml, plus manifest.json."""
     from winnow.pipeline.config import ConfigError, parse_set
