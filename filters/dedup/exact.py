@@ -50,11 +50,12 @@ def normalise_url(url: str) -> str:
     """Same page, same key: scheme, case of the host, default port, fragment and a trailing slash are ignored."""
     try:
         parts = urlsplit(url.strip())
-    except ValueError:
+        port = parts.port  # parsed lazily: a port out of range or not a number raises here
+    except ValueError:  # not a URL Python can take apart: the string itself is the key
         return url.strip()
     host = (parts.hostname or "").lower()
-    if parts.port and parts.port not in (80, 443):
-        host = f"{host}:{parts.port}"
+    if port and port not in (80, 443):
+        host = f"{host}:{port}"
     path = parts.path.rstrip("/") or "/"
     return f"{host}{path}" + (f"?{parts.query}" if parts.query else "")
 

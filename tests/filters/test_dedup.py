@@ -74,6 +74,9 @@ def test_exact_dedup_many_partitions_and_tiny_budget(tmp_path):
 def test_normalise_url():
     assert normalise_url("HTTPS://Example.com/a/b/#top") == normalise_url("http://example.com:80/a/b")
     assert normalise_url("http://example.com/a?x=1") != normalise_url("http://example.com/a?x=2")
+    # a port Python cannot parse leaves the URL as its own key instead of failing the whole dedup fit
+    assert normalise_url(" http://example.com:99999/p ") == "http://example.com:99999/p"
+    assert normalise_url("http://example.com:abc/p") != normalise_url("http://example.com/p")
 
 
 def test_url_dedup_drops_same_page_and_counts_missing_urls(tmp_path):
