@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pyarrow as pa
@@ -100,6 +101,25 @@ def pdf_findings(pdf_rights: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+_PUBLIC_DOMAIN = re.compile(r"\s*public[\s_-]*domain\b", re.IGNORECASE)
+_UNKNOWN = re.compile(r"\bunknown\b", re.IGNORECASE)
+
+
+def license_from_field(value: str) -> str | None:
+    """The licence id for a licence field an input record carried, in the ids the rest of the stage uses, so that
+    `rights_policy` judges it as it judges a page's: a Creative Commons licence named or linked ("CC BY-SA 4.0",
+    "http://creativecommons.org/licenses/by/4.0/") gets its id; a statement starting "public domain" is `pdm`; a
+    value saying "unknown" is no licence (`rights_policy`'s `unknown` setting decides); anything else (PSF-2.0,
+    GFDL-1.1+) is kept as written, for `allowed_licenses` to match."""
+    if cc := license_from_name(value):
+        return cc
+    if _PUBLIC_DOMAIN.match(value):
+        return "pdm"
+    if _UNKNOWN.search(value):
+        return None
+    return value.strip() or None
+
+
 def decide(found: list[dict[str, Any]], plain_links: bool) -> tuple[str | None, str | None]:
     """The licence and method: the strongest method that found anything decides; within it the most restrictive."""
     for method in names.METHOD_ORDER:
@@ -138,7 +158,9 @@ class LicenseDetectStage(DocumentAnnotator):
         if len({f["license"] for f in found if f["method"] == method}) > 1:
             evidence["chosen"] = "most_restrictive"
         if license_id is None and existing and self.params.keep_existing:
-            license_id, evidence["method"] = existing, names.METHOD_FIELD
+            license_id = license_from_field(existing)
+            evidence["method"] = names.METHOD_FIELD if license_id else None
+            evidence["field"] = existing[:300]
         if raw is None and not isinstance(pdf_rights, dict):
             evidence["source"] = "no_html"  # text-only input: nothing to inspect
         return license_id, evidence

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
+import itertools
 import json
 import random
 from pathlib import Path
@@ -125,6 +127,49 @@ def test_stage_on_a_batch_keeps_existing_licence_of_text_only_rows():
     assert out.kept[schema.LICENSE].to_pylist() == ["cc-by-sa-3.0", "cc-by-4.0", None]
     evidence = [json.loads(e) for e in out.kept[schema.LICENSE_EVIDENCE].to_pylist()]
     assert evidence[0]["method"] == "input_field" and evidence[2] == {"method": None, "found": [], "source": "no_html"}
+
+
+@pytest.mark.parametrize(
+    "field, expected",
+    [
+        ("cc-by-sa-3.0", "cc-by-sa-3.0"),
+        ("CC-BY-SA-3.0", "cc-by-sa-3.0"),
+        ("CC BY-SA 4.0", "cc-by-sa-4.0"),
+        ("http://creativecommons.org/licenses/by/4.0/", "cc-by-4.0"),  # the form in domains/academic.jsonl.gz
+        ("creativecommons.org/publicdomain/zero/1.0/", "cc0-1.0"),
+        ("CC-BY-SA-3.0/GFDL (Wikipedia)", "cc-by-sa-3.0"),
+        ("public-domain", "pdm"),
+        ("public-domain (US) + Project Gutenberg license boilerplate", "pdm"),
+        ("arXiv (per paper; unknown)", None),
+        ("unknown (crawled web page)", None),
+        ("PSF-2.0", "PSF-2.0"),
+        ("GFDL-1.1+", "GFDL-1.1+"),
+    ],
+)
+def test_a_licence_field_gets_the_id_a_page_would(field, expected):
+    lid, ev = LicenseDetectStage().detect(None, None, None, field)
+    assert lid == expected and ev["field"] == field
+    assert ev["method"] == ("input_field" if expected else None)
+
+
+def test_licence_fields_of_real_records_pass_the_default_policy(shared_data):
+    """CC BY and CC0 papers, public-domain books: allowed by the default policy as pages with those licences are."""
+    from winnow.filters.rights.policy import RightsPolicyStage
+
+    records = []
+    for domain in ("academic", "books"):
+        with gzip.open(shared_data / "domains" / f"{domain}.jsonl.gz", "rt", encoding="utf-8") as f:
+            records += [json.loads(line) for line in itertools.islice(f, 200)]
+    table = schema.documents_from_records(
+        [{"id": str(i), "text": r["text"][:100], "license": r["license"]} for i, r in enumerate(records)]
+    )
+    kept = RightsPolicyStage()(LicenseDetectStage()(table).kept)
+    statuses = dict(zip(kept.kept[schema.ID].to_pylist(), kept.kept["rights_policy_status"].to_pylist()))
+    for i, r in enumerate(records):
+        free = r["license"].lower().startswith(("public-domain", "http://creativecommons.org/licenses/by/",
+                                                "creativecommons.org/"))
+        if free:
+            assert statuses.get(str(i)) == "allowed_license", r["license"]
 
 
 def test_wikipedia_licence_points_to_its_own_terms_page(shared_data):
