@@ -51,6 +51,25 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(normalise(text))
 
 
+def _normalised_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
+    """normalise(text) built piece by piece (a character and the combining marks after it), with the span in `text`
+    of the piece each output character came from, so that a token found in the result maps back to the original.
+    Pieces keep what NFKC and casefold do across characters: "ß" → "ss", "ﬁ" → "fi", "e" + U+0301 → "é"."""
+    norm: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    piece = 0
+    for i in range(1, len(text) + 1):
+        if i < len(text) and (unicodedata.combining(text[i]) or "\u1160" <= text[i] <= "\u11ff"):
+            continue  # a combining mark, or a Hangul vowel/final jamo that composes with what precedes it
+        out = normalise(text[piece:i])
+        norm.append(out)
+        starts += [piece] * len(out)
+        ends += [i] * len(out)
+        piece = i
+    return "".join(norm), starts, ends
+
+
 def ngram_hashes(toks: list[str], n: int) -> np.ndarray:
     """64-bit hashes of every n-gram of a token list (empty if the list is shorter than n)."""
     if len(toks) < n:
@@ -277,6 +296,11 @@ class DecontaminateStage(Stage):
 
     def setup(self) -> None:
         specs = [self.params.benchmarks] if isinstance(self.params.benchmarks, str) else self.params.benchmarks
+        # build_index takes a string that is no path for a benchmark text; here every entry is meant as a path, and
+        # a mistyped one would otherwise leave that benchmark out without a word.
+        missing = [s for s in specs if not _looks_like_path(s)]
+        if missing:
+            raise storage.InputError(f"decontaminate: benchmark path(s) not found: {', '.join(map(repr, missing))}")
         self.index = build_index(specs, self.params.n, fields=self.params.fields)
         for bench, st in self.index.stats.items():
             log.info("decontaminate: %s %s", bench, st)
@@ -290,11 +314,13 @@ class DecontaminateStage(Stage):
         owners = sorted({self.index.names[o] for o in self.index.owners[found[hit]]}) if len(hit) else []
         return hit, owners
 
-    def mask(self, text: str) -> str:
-        """Remove the character spans of matched n-grams from the original text."""
-        # Normalise character by character so token offsets stay offsets into the original text.
-        norm = "".join(normalise(c)[:1] or " " for c in text)
-        found = [(m.group(), m.span()) for m in _TOKEN.finditer(norm)]
+    def mask(self, text: str) -> str | None:
+        """Remove the character spans of matched n-grams from the original text; None where they cannot be located
+        (the text's tokens, normalised piece by piece, differ from match()'s: the caller drops it instead)."""
+        norm, starts, ends = _normalised_with_offsets(text)
+        found = [(m.group(), (starts[m.start()], ends[m.end() - 1])) for m in _TOKEN.finditer(norm)]
+        if [t for t, _ in found] != tokens(text):
+            return None
         hits = self.index.lookup(ngram_hashes([t for t, _ in found], self.params.n))
         n = self.params.n
         covered: list[tuple[int, int]] = []
@@ -331,10 +357,14 @@ class DecontaminateStage(Stage):
                 if self.params.mode == "drop":
                     reason = REASON_CONTAMINATED
                 elif self.params.mode == "mask":
-                    text = self.mask(text)
-                    counters[f"{NAME}_masked"] = counters.get(f"{NAME}_masked", 0) + 1
-                    if len(tokens(text)) < self.params.min_tokens_after_mask:
-                        reason = REASON_MASKED_EMPTY
+                    masked = self.mask(text)
+                    if masked is None:
+                        reason = REASON_CONTAMINATED
+                    else:
+                        text = masked
+                        counters[f"{NAME}_masked"] = counters.get(f"{NAME}_masked", 0) + 1
+                        if len(tokens(text)) < self.params.min_tokens_after_mask:
+                            reason = REASON_MASKED_EMPTY
             reasons.append(reason)
             new_texts.append(text)
         out = batch

@@ -88,6 +88,17 @@ def test_mask_mode_removes_only_the_benchmark_span(bench_files, shared_data):
     assert short.dropped[REASON_COLUMN].to_pylist() == ["decontaminate_masked_too_short"]
 
 
+@pytest.mark.parametrize("variant", ["ß", "ﬁ", "e\u0301"])  # NFKC + casefold changes the length of each
+def test_mask_mode_finds_spans_whose_normal_form_is_longer_or_shorter(tmp_path, variant):
+    words = [f"wort{variant}{i}" for i in range(15)]
+    (tmp_path / "b.jsonl").write_text(json.dumps({"q": " ".join(words)}) + "\n")
+    st = DecontaminateStage(benchmarks=str(tmp_path), mode="mask", mask_with="[M]", min_tokens_after_mask=1)
+    filler = " ".join(f"filler{i}" for i in range(30))
+    out = st(schema.documents_from_records([{"id": "x", "text": f"{filler}. {' '.join(words)}. {filler}"}]))
+    assert out.kept[schema.TEXT][0].as_py() == f"{filler}. [M]. {filler}"
+    assert out.counters["decontaminate_masked"] == 1
+
+
 def test_tag_mode_keeps_everything_with_columns(bench_files, shared_data):
     st = DecontaminateStage(benchmarks=bench_files, mode="tag")
     q = json.loads((shared_data / "benchmarks" / "gsm8k" / "test.jsonl").read_text().split("\n", 1)[0])["question"]
@@ -143,6 +154,14 @@ def test_no_benchmarks_found_is_a_clear_error(tmp_path):
     (tmp_path / "empty.jsonl").write_text("")
     with pytest.raises(ValueError, match="no benchmark n-grams"):
         DecontaminateStage(benchmarks=str(tmp_path)).ensure_setup()
+
+
+def test_a_mistyped_benchmark_path_is_an_error_not_a_benchmark_left_out(tmp_path, bench_files):
+    from winnow.pipeline.storage import InputError
+
+    typo = str(tmp_path / "eval_TYPO.jsonl")
+    with pytest.raises(InputError, match="eval_TYPO.jsonl"):
+        DecontaminateStage(benchmarks=[bench_files[0], typo]).ensure_setup()
 
 
 def test_config_runs_end_to_end(tmp_path, shared_data, bench_files):
