@@ -13,7 +13,7 @@ from typing import Any, Callable
 from winnow.pipeline import parquet_io, storage
 from winnow.pipeline.accounting import check_funnel, merge_counts
 from winnow.pipeline.config import PipelineConfig
-from winnow.pipeline.corpus import Corpus
+from winnow.pipeline.corpus import Corpus, scoped_units
 from winnow.pipeline.executors import ClusterError, make_executor
 from winnow.pipeline.layout import Layout
 from winnow.pipeline.planning import (
@@ -180,12 +180,9 @@ def _fit_global(config, segment: Segment, units: list[Unit], layout: Layout, exe
     assert isinstance(stage, GlobalStage)
     stage.state_dir = state_dir
     storage.makedirs(state_dir)
+    so_far = {u.key: p for u in units if storage.exists(p := layout.kept_path(segment.index - 1, u.key, last=False))}
     corpus = Corpus(
-        units={
-            u.key: path
-            for u in units
-            if storage.exists(path := layout.kept_path(segment.index - 1, u.key, last=False))
-        },
+        units=scoped_units(so_far, stage.params, state_dir, executor),
         state_dir=state_dir,
         executor=executor,
         memory_budget_mb=config.engine.memory_budget_mb,

@@ -158,7 +158,7 @@ class LineDedupStage(GlobalStage):
             changed += n > 0
             texts.append(new)
             removed.append(n)
-            reasons.append("line_dedup_empty" if not new.strip() else None)
+            reasons.append("line_dedup_empty" if n and not new.strip() else None)  # emptied by this stage only
         out = set_column(batch, schema.TEXT, pa.array(texts, pa.string()))
         out = set_column(out, "line_dedup_lines_removed", pa.array(removed, pa.int64()))
         outcome = Outcome.from_decisions(out, reasons)
