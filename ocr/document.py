@@ -220,7 +220,9 @@ def pdf_rights(doc: pymupdf.Document) -> dict[str, str]:
         value = _xmp_value(xmp, tag)
         if value:
             out[key] = value[:1000]
-    return out
+    # PyMuPDF hands broken UTF-16 (half an emoji) over as lone surrogates, which the metadata column cannot hold:
+    # one such field would fail a readable document.
+    return {k: v.replace("\x00", "").encode("utf-8", "replace").decode("utf-8") for k, v in out.items()}
 
 
 def _xmp_value(xmp: str, tag: str) -> str | None:

@@ -69,6 +69,18 @@ def test_text_metadata_rights_and_counters(text_stage):
     assert out.counters == {"pdf_pages_text_layer": 2}
 
 
+def test_broken_utf16_in_the_info_fields_does_not_cost_the_document(text_stage):
+    """Half an emoji in /Title (a lone surrogate once decoded) is replaced; the text and the document stay."""
+    doc = pymupdf.open(stream=_licensed_pdf())
+    info = int(doc.xref_get_key(-1, "Info")[1].split()[0])
+    doc.xref_set_key(info, "Title", "<FEFFD800>")
+    doc.xref_set_key(info, "Copyright", "<FEFF0041DC00>")  # a custom rights key, read through the Info dict
+    out = text_stage(_rows((doc.tobytes(), codes.PDF_CONTENT_TYPE, {})))
+    assert out.failed is None and out.dropped is None
+    rights = json.loads(out.kept.to_pylist()[0][schema.METADATA])[codes.META_RIGHTS]
+    assert set(rights["title"]) == {"?"} and rights["author"] == "A. Hydrologist"
+
+
 def test_truncated_pdfs_are_dropped_with_their_reason(text_stage, shared_data):
     whole = (shared_data / "pdf/born_digital/papers/olmOCR-2-Unit-Test-Rewards-for-Document-OCR.pdf").read_bytes()
     assert len(whole) > 1 << 20
