@@ -7,6 +7,7 @@ sends a `page` note as each page is done, then `{"ok": true, "result": ...}` or 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from winnow.pipeline import sandbox
@@ -27,6 +28,11 @@ class _Reader:
         pymupdf.TOOLS.mupdf_display_errors(False)
         pymupdf.TOOLS.mupdf_display_warnings(False)
         self.engine = build_engine(**init["engine"])
+        if self.engine is not None and self.engine.name == "vlm":
+            # CUDA reserves far more address space than it uses: an RLIMIT_AS would stop it from running. Only an
+            # engine that did load on the GPU goes without the cap (serve() applies it after this setup); a VLM
+            # that fell back to rapidocr (no GPU, a mistyped model folder) keeps it.
+            os.environ.pop(sandbox.MEMORY_ENV, None)
         self.opts = ExtractOptions(**init["options"])
         return {"engine": self.engine.name if self.engine else None}
 

@@ -72,7 +72,6 @@ class PdfExtractStage(Stage):
 
     def setup(self) -> None:
         p = self.params
-        uses_gpu = bool(p.vlm_model_dir) and p.engine == "vlm"
         init = {
             "engine": {
                 "name": p.engine,
@@ -89,8 +88,7 @@ class PdfExtractStage(Stage):
                 max_pages=p.max_pages,
                 router={"min_chars": p.min_chars_per_page, "max_bad_ratio": p.max_bad_char_ratio},
             ).to_dict(),
-            # CUDA reserves far more address space than it uses: an RLIMIT_AS would stop it from starting.
-            "memory_limit_mb": 0 if uses_gpu else p.memory_limit_mb,
+            "memory_limit_mb": p.memory_limit_mb,  # the child lifts it if a GPU engine really loads (ocr/child.py)
         }
         self.worker = PdfWorker(init, doc_timeout_s=p.timeout_s, page_timeout_s=p.page_timeout_s)
 

@@ -47,6 +47,16 @@ def test_decompression_bomb_hits_the_memory_limit(text_stage):
     assert text_stage.worker.starts == starts + 1  # the child that hit its limit was replaced
 
 
+def test_a_vlm_engine_that_fell_back_to_cpu_keeps_the_memory_limit(tmp_path):
+    """Only a VLM that loaded on a GPU lifts the cap; here (no model folder, no GPU) rapidocr reads, capped."""
+    stage = PdfExtractStage(engine="vlm", vlm_model_dir=str(tmp_path / "no_model"), memory_limit_mb=160, timeout_s=30)
+    stage.ensure_setup()
+    try:
+        _fails_with(stage, hostile.font_bomb_pdf(300), codes.MEMORY)
+    finally:
+        stage.worker.close()
+
+
 def test_timeout_kills_and_replaces_the_child(text_stage):
     worker = text_stage.worker
     worker.extract(GOOD)  # a running child, so the time limit under test covers the PDF alone
