@@ -55,6 +55,8 @@ def copy(name: str, directory: str = ".", *, overwrite: bool = False) -> Path:
         name = name[:-5]
     if name not in names():
         raise RecipeError(f"no bundled recipe {name!r}; recipes: {', '.join(names())}")
+    if Path(directory).exists() and not Path(directory).is_dir():
+        raise RecipeError(f"{directory} is a file, not a folder to write {name}.yaml into")
     target = Path(directory) / f"{name}.yaml"
     if target.exists() and not overwrite:
         raise RecipeError(f"{target} exists; pass --overwrite to replace it")

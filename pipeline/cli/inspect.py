@@ -16,8 +16,8 @@ def inspect(
     out: str = typer.Argument(..., help="A run's output directory."),
     stage: Optional[str] = typer.Option(None, "--stage", help="Only rows dropped or failed by this stage."),
     reason: Optional[str] = typer.Option(None, "--reason", help="Only rows dropped for this reason (or failed with this error)."),
-    n: int = typer.Option(5, "-n", help="How many rows to print."),
-    chars: int = typer.Option(300, "--chars", help="Characters of text to show per document."),
+    n: int = typer.Option(5, "-n", min=0, help="How many rows to print."),
+    chars: int = typer.Option(300, "--chars", min=0, help="Characters of text to show per document."),
 ) -> None:
     """Show the funnel and sample documents: kept by default, dropped/failed with --stage/--reason."""
     from winnow.pipeline import parquet_io, storage
@@ -27,8 +27,11 @@ def inspect(
     stats_path = storage.join(out, "stats.json")
     if not storage.exists(stats_path):
         fail(f"{out} has no stats.json: not a finished winnow run")
-    stats = json.loads(storage.read_bytes(stats_path))
-    stages = [s["name"] for s in stats["stages"]]
+    try:
+        stats = json.loads(storage.read_bytes(stats_path))
+        stages = [s["name"] for s in stats["stages"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        fail(f"{stats_path} is not a stats.json Winnow wrote ({type(exc).__name__}: {exc}); rerun to rewrite it")
     if stage is not None and stage not in stages:
         fail(f"no stage {stage!r} in this run; its stages: {', '.join(stages)}")
     known = {r for s in stats["stages"] for r in (*s["dropped"], *s["failed"], *s.get("skipped", {}))}
@@ -41,12 +44,8 @@ def inspect(
     else:
         folder, label = "rejected", "dropped"
     files = storage.list_files(storage.join(out, folder), ".parquet")
-    tables = [parquet_io.read_parquet(f) for f in files]
-    if folder == "rejected":
-        errs = storage.list_files(storage.join(out, "errors"), ".parquet")
-        tables_err = [parquet_io.read_parquet(f) for f in errs]
-    else:
-        tables_err = []
+    errs = storage.list_files(storage.join(out, "errors"), ".parquet") if folder == "rejected" else []
+    tables, tables_err = _read_parts(files), _read_parts(errs)
     shown = 0
     for kind, group in ((label, tables), ("failed", tables_err)):
         for table in group:
@@ -68,3 +67,15 @@ def inspect(
                       "they are counted in stats.json, not kept as rows", highlight=False)
     elif shown == 0:
         console.print(f"no {label} rows match" + (f" stage={stage}" if stage else "") + (f" reason={reason}" if reason else ""))
+
+
+def _read_parts(files: list[str]) -> list:
+    from winnow.pipeline import parquet_io
+
+    tables = []
+    for f in files:
+        try:
+            tables.append(parquet_io.read_parquet(f))
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            fail(f"{f} cannot be read as Parquet ({exc})")
+    return tables

@@ -17,13 +17,17 @@ def plan(
     config: str = typer.Argument(..., help="Pipeline YAML or a bundled recipe's name."),
     input: list[str] = typer.Option([], "--input", "-i", help="Input path or glob; repeatable."),
     set_: list[str] = set_option(PIPELINE_SET_HELP),
-    cores: int = typer.Option(2, "--cores", help="Cores the real run will have."),
-    sample_mb: float = typer.Option(50.0, "--sample-mb", help="Input bytes to sample (smallest files first)."),
-    nodes: Optional[int] = typer.Option(None, "--snapshot-nodes", help="Also estimate a whole Common Crawl snapshot on N nodes."),
-    cores_per_node: int = typer.Option(64, "--cores-per-node"),
-    memory_gb: float = typer.Option(256.0, "--memory-gb-per-node"),
-    core_hour_usd: float = typer.Option(0.04, "--core-hour-usd", help="Price of a CPU core-hour."),
-    gpu_hour_usd: float = typer.Option(2.5, "--gpu-hour-usd", help="Price of a GPU-hour."),
+    cores: int = typer.Option(2, "--cores", min=1, help="Cores the real run will have."),
+    sample_mb: float = typer.Option(
+        50.0, "--sample-mb", min=0.001, help="Input bytes to sample (smallest files first)."
+    ),
+    nodes: Optional[int] = typer.Option(
+        None, "--snapshot-nodes", min=1, help="Also estimate a whole Common Crawl snapshot on N nodes."
+    ),
+    cores_per_node: int = typer.Option(64, "--cores-per-node", min=1),
+    memory_gb: float = typer.Option(256.0, "--memory-gb-per-node", min=0.001),
+    core_hour_usd: float = typer.Option(0.04, "--core-hour-usd", min=0, help="Price of a CPU core-hour."),
+    gpu_hour_usd: float = typer.Option(2.5, "--gpu-hour-usd", min=0, help="Price of a GPU-hour."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Estimate documents, bytes, time per stage, dedup memory and OCR cost before running."""

@@ -34,10 +34,15 @@ def _options_from_file(path: str) -> dict[str, Any]:
     return dict(raw)
 
 
-def _as_list(value: Any) -> list[str]:
+def _as_list(value: Any, key: str) -> list[str]:
+    """A path or a list of paths from the config file."""
     if value is None:
         return []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    fail(f"{key} in the config file must be a path or a list of paths, not {value!r}")
 
 
 @app.command("train-classifier")
@@ -71,9 +76,11 @@ def train_classifier(
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     options = _options_from_file(config) if config else {}
-    positives = positive or _as_list(options.get("positive"))
-    negatives = negative or _as_list(options.get("negative"))
+    positives = positive or _as_list(options.get("positive"), "positive")
+    negatives = negative or _as_list(options.get("negative"), "negative")
     out = output or options.get("output")
+    if out is not None and not isinstance(out, str):
+        fail(f"output in the config file must be a folder path, not {out!r}")
     options = {k: v for k, v in options.items() if k not in PATH_KEYS}
     flags = {"name": name, "max_docs_per_class": max_docs_per_class, "test_fraction": test_fraction,
              "epoch": epoch, "dim": dim, "seed": seed}

@@ -44,3 +44,23 @@ def test_set_overrides_a_param(tmp_path, shared_data):
     assert r.returncode == 0, r.stderr
     stats = json.loads((tmp_path / "o" / "stats.json").read_text())
     assert stats["documents"] == 0 and stats["stages"][1]["dropped"] == {"test_min_chars_short": 20}
+
+
+def test_bad_arguments_and_files_of_the_small_commands_are_one_line_errors(tmp_path, shared_data):
+    """Each of these was a traceback (or a silent nonsense answer) before; now exit 2 with one message."""
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "stats.json").write_text("{not json")
+    (tmp_path / "a_file").write_text("")
+    (tmp_path / "cls.yaml").write_text(f"positive: {shared_data / 'domains/wiki.jsonl.gz'}\nnegative: 5\noutput: x\n")
+    cases = {
+        ("inspect", str(tmp_path / "run")): "is not a stats.json",
+        ("recipes", "copy", "pdf", str(tmp_path / "a_file")): "is a file",
+        ("train-classifier", "--config", str(tmp_path / "cls.yaml")): "negative in the config file",
+        ("plan", "demo", "--cores", "0"): "--cores",
+        ("plan", "demo", "--snapshot-nodes", "-2"): "--snapshot-nodes",
+        ("inspect", str(tmp_path / "run"), "-n", "-1"): "-n",
+    }
+    for args, message in cases.items():
+        r = winnow(*args)
+        out = r.stdout + r.stderr
+        assert r.returncode == 2 and message in out and "Traceback" not in out, (args, out[-500:])
