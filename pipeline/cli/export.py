@@ -24,13 +24,15 @@ def export(
     """Export Megatron (.bin/.idx) and numpy token shards mixed by weights.yaml, plus manifest.json."""
     from winnow.pipeline.config import ConfigError, parse_set
     from winnow.pipeline.export import ExportError, load_export_config, run_export
+    from winnow.pipeline.storage import InputError
+    from winnow.pipeline.tokens.tokenizer import TokenizerError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     path = config_path(config, "export")
     try:
         cfg = load_export_config(path, output=output, overrides=parse_set(set_))
         manifest = run_export(cfg, overwrite=overwrite, say=(lambda m: None) if quiet else console.print)
-    except (ConfigError, ExportError) as exc:
+    except (ConfigError, ExportError, InputError, TokenizerError) as exc:  # bad input: one line, never a traceback
         fail(f"{path}: {exc}")
     if not quiet:
         for dom, d in manifest["domains"].items():

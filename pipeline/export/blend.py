@@ -3,8 +3,9 @@
 The rules, so a manifest can be read without this code:
 - a domain's target is `weight / Σ weights × total_tokens`; it takes whole passes over its pool (each pass in its own
   seeded order) and then documents of one more seeded pass until the target is met — a document is taken when at
-  least half of it fits, so a domain lands within half a document of its target;
-- `epochs` = tokens taken / pool tokens; above `max_epochs` the export refuses to start;
+  least half of it fits and the domain stays within `max_epochs` passes, so a domain lands within half a document of
+  its target (less than one document below it where the cap binds);
+- `epochs` = tokens taken / pool tokens, never above `max_epochs`; a target above `max_epochs` passes refuses to start;
 - all chosen documents are then shuffled together (seeded), and packed into shards in that order; a shard closes
   when the next document would overflow it, and only a document longer than a whole shard is cut, into pieces that
   each fill a shard (the last piece shares its shard with the documents that follow).
@@ -14,6 +15,7 @@ Randomness comes from `(seed, domain, pass)`, never global state: the same input
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,7 +80,7 @@ def check_shares(
         )
 
 
-def plan_domain(pool: TokenPool, weight: float, target: int, seed: int) -> DomainPlan:
+def plan_domain(pool: TokenPool, weight: float, target: int, seed: int, max_epochs: float) -> DomainPlan:
     lengths = pool.doc_lengths()
     full = target // pool.num_tokens
     chosen, passes = [], []
@@ -89,8 +91,11 @@ def plan_domain(pool: TokenPool, weight: float, target: int, seed: int) -> Domai
     if rest > 0:
         order = _rng(seed, pool.domain, full).permutation(pool.num_docs)
         cum = np.cumsum(lengths[order])
-        # take document k while the tokens before it plus half of it still fit in what is left
+        # take document k while the tokens before it plus half of it still fit in what is left ...
         take = int(np.searchsorted(cum - lengths[order] / 2, rest, side="right"))
+        # ... and the whole of it keeps the domain within max_epochs passes (half a document over could break it)
+        room = math.floor(max_epochs * pool.num_tokens) - full * pool.num_tokens
+        take = min(take, int(np.searchsorted(cum, room, side="right")))
         chosen.append(order[:take])
         passes.append(np.full(take, full))
     docs = np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
@@ -112,7 +117,7 @@ def plan_mix(
 ) -> dict[str, DomainPlan]:
     share = normalise(weights)
     check_shares(weights, {d: p.num_tokens for d, p in pools.items()}, total_tokens, max_epochs)
-    return {d: plan_domain(pools[d], w, round(w * total_tokens), seed) for d, w in share.items()}
+    return {d: plan_domain(pools[d], w, round(w * total_tokens), seed, max_epochs) for d, w in share.items()}
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Literal
 
@@ -30,7 +31,7 @@ class ExportConfig(BaseModel):
     tokenizer: TokenizerConfig
     weights: str | dict[str, float]  # weights.yaml from `winnow mix`, or domain: weight inline
     total_tokens: int | None = Field(None, gt=0)  # default: the largest budget that repeats no domain
-    max_epochs: float = Field(4.0, ge=1.0)  # a domain may repeat at most this many times to meet its share
+    max_epochs: float = Field(4.0, ge=1.0, allow_inf_nan=False)  # most passes over a domain to meet its share
     seed: int = 0
     shard_tokens: int = Field(1 << 24, ge=16)  # tokens per shard; a document is cut only if longer than a shard
     formats: list[Literal["megatron", "numpy"]] = Field(default_factory=lambda: ["megatron", "numpy"], min_length=1)
@@ -67,8 +68,8 @@ def load_weights(weights: str | dict[str, Any]) -> tuple[dict[str, float], str |
         raise ConfigError(f"weights{f' ({source})' if source else ''}: expected a non-empty mapping of domain: weight")
     out: dict[str, float] = {}
     for dom, w in weights.items():
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
-            raise ConfigError(f"weights: {dom!r} has weight {w!r}; weights are numbers ≥ 0")
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+            raise ConfigError(f"weights: {dom!r} has weight {w!r}; weights are finite numbers ≥ 0")
         out[str(dom)] = float(w)
     if sum(out.values()) <= 0:
         raise ConfigError("weights: all weights are 0; at least one domain needs a positive weight")

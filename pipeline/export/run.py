@@ -21,7 +21,7 @@ from winnow.pipeline.export.config import ExportConfig, load_weights
 from winnow.pipeline.export.blend import (
     DomainPlan, MixError, check_shares, default_budget, interleave, normalise, pack, plan_mix,
 )
-from winnow.pipeline.tokens.tokenizer import Tokenizer, TokenizerError, train_tokenizer
+from winnow.pipeline.tokens.tokenizer import DEFAULT_EOS, Tokenizer, TokenizerError, train_tokenizer
 from winnow.pipeline.tokens.pools import DEFAULT_DOMAIN, build_pools
 from winnow.pipeline.tokens.documents import document_files, scan_inputs
 
@@ -51,10 +51,11 @@ def prepare(cfg: ExportConfig, overwrite: bool = False) -> Prepared:
     try:
         weights, weights_source = load_weights(cfg.weights)
         files = document_files([cfg.documents] if isinstance(cfg.documents, str) else list(cfg.documents))
+        # One read of the inputs: their content hash (the fingerprint and the pools' cache key) and what is in them;
+        # a file without text, a line that is not JSON or text that cannot be UTF-8 stops the export here.
+        content, stats = scan_inputs(files, DEFAULT_DOMAIN)
     except (ConfigError, storage.InputError) as exc:
         raise ExportError(str(exc)) from None
-    # One read of the inputs: their content hash (the fingerprint and the pools' cache key) and what is in them.
-    content, stats = scan_inputs(files, DEFAULT_DOMAIN)
     unweighted = sorted(set(stats) - set(weights))
     if unweighted:
         raise ExportError(
@@ -95,7 +96,7 @@ def export_fingerprint(cfg: ExportConfig, content_hash: str, tokenizer: Tokenize
         json.dumps(
             [
                 content_hash,
-                tokenizer.fingerprint,
+                tokenizer.ids_key,  # the tokenizer.json hash alone misses another EOS or encoder
                 normalise(weights),
                 cfg.total_tokens,
                 cfg.max_epochs,
@@ -147,15 +148,17 @@ def run_export(cfg: ExportConfig, overwrite: bool = False, say: Callable[[str], 
         say(
             f"training a {cfg.tokenizer.train_vocab_size}-token byte-level BPE on the documents → {cfg.tokenizer.path}"
         )
-        path = train_tokenizer(prep.files, cfg.tokenizer.train_vocab_size, cfg.tokenizer.path)
-        tokenizer = Tokenizer.load(path, eos_token=cfg.tokenizer.eos_token, fast=cfg.tokenizer.fast)
+        tokenizer = _train(cfg, prep.files)
         prep.fingerprint = export_fingerprint(cfg, prep.content_hash, tokenizer, prep.weights)
     share = normalise(prep.weights)
     say(f"tokenizing {len(share)} domain(s) with {tokenizer.encoder} (cached in {cfg.pool_cache()})")
     t_tok = time.time()
-    pools = build_pools(
-        prep.files, tokenizer, cfg.pool_cache(), domains=sorted(share), content_hash=prep.content_hash
-    )
+    try:
+        pools = build_pools(
+            prep.files, tokenizer, cfg.pool_cache(), domains=sorted(share), content_hash=prep.content_hash
+        )
+    except storage.InputError as exc:  # an input that changed or broke after the checks
+        raise ExportError(str(exc)) from None
     t_tok = time.time() - t_tok
     total = cfg.total_tokens or default_budget(prep.weights, {d: p.num_tokens for d, p in pools.items()})
     try:
@@ -177,6 +180,20 @@ def run_export(cfg: ExportConfig, overwrite: bool = False, say: Callable[[str], 
     storage.write_atomic(manifest_path, json.dumps(manifest, indent=2).encode())
     os.remove(os.path.join(cfg.output, IN_PROGRESS))
     return manifest
+
+
+def _train(cfg: ExportConfig, files: list[str]) -> Tokenizer:
+    """Train a byte-level BPE with the configured EOS token into `tokenizer.path`. One that cannot be used is removed:
+    every later run would find it and fail the same way."""
+    eos = cfg.tokenizer.eos_token or DEFAULT_EOS
+    path = train_tokenizer(files, cfg.tokenizer.train_vocab_size, cfg.tokenizer.path, eos_token=eos)
+    try:
+        return Tokenizer.load(path, eos_token=cfg.tokenizer.eos_token, fast=cfg.tokenizer.fast)
+    except TokenizerError as exc:
+        for name in (path, os.path.join(os.path.dirname(path), "tokenizer_config.json")):
+            if os.path.isfile(name):
+                os.remove(name)
+        raise ExportError(f"the tokenizer trained into {cfg.tokenizer.path} cannot be used: {exc}") from None
 
 
 def _write_shard(cfg: ExportConfig, index: int, segs: list, pools: dict, tokenizer: Tokenizer) -> dict:

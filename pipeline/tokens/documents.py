@@ -190,26 +190,35 @@ def _count_domains(path: str, raw: BinaryIO | None, default_domain: str, stats: 
     if path.endswith(PARQUET):
         with raw if raw is not None else storage.open_input(path) as f:
             pf = pq.ParquetFile(f)
+            if schema.TEXT not in pf.schema_arrow.names:  # found here, before any work, not when tokenizing
+                raise storage.InputError(f"{path}: no {schema.TEXT!r} column")
             cols = [c for c in (schema.DOMAIN, schema.TEXT) if c in pf.schema_arrow.names]
             table = pf.read(columns=cols)
         n = table.num_rows
         doms = table[schema.DOMAIN].to_pylist() if schema.DOMAIN in cols else [None] * n
-        sizes = (
-            pc.fill_null(pc.binary_length(table[schema.TEXT].cast("binary")), 0).to_pylist()
-            if schema.TEXT in cols
-            else [0] * n
-        )
+        sizes = pc.fill_null(pc.binary_length(table[schema.TEXT].cast("binary")), 0).to_pylist()
         pairs = zip(doms, sizes)
     else:
         pairs = (
-            (d, len((t or "").encode("utf-8")))
+            (d, _utf8_size(path, i, t))
             for b in _jsonl_batches(path, 4096, default_domain, source=raw)
-            for d, t in zip(b[schema.DOMAIN], b[schema.TEXT])
+            for d, i, t in zip(b[schema.DOMAIN], b[schema.ID], b[schema.TEXT])
         )
     for dom, size in pairs:
         s = stats.setdefault(dom or default_domain, {"documents": 0, "bytes": 0})
         s["documents"] += 1
         s["bytes"] += size
+
+
+def _utf8_size(path: str, doc_id: str, text: str) -> int:
+    """A JSONL text's UTF-8 bytes; JSON can spell a lone surrogate (\\ud800) that no encoder can take."""
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise storage.InputError(
+            f"{path}: document {doc_id!r} has text that is not valid Unicode ({exc.reason}: {text[exc.start]!r} at "
+            f"character {exc.start}); fix or drop it"
+        ) from None
 
 
 def read_texts(files: list[str]) -> Iterator[str]:

@@ -3,8 +3,8 @@
 - `build_pools(documents, tokenizer, cache_dir, domains=None, exclude_ids=None) -> {domain: TokenPool}` tokenizes each
   domain's documents once, with EOS after every document. `documents` is a run's output directory (its
   `documents/*.parquet`) or Parquet/JSONL paths; rows are grouped by their `domain` column (null → "default").
-  Pools are cached under `cache_dir` keyed by (content hash of the inputs, tokenizer fingerprint, domain, excluded
-  ids): a second call tokenizes nothing.
+  Pools are cached under `cache_dir` keyed by (content hash of the inputs, tokenizer fingerprint, EOS id and encoder,
+  domain, excluded ids): a second call tokenizes nothing.
 - `TokenPool`: `domain`, `tokens` (memmapped uint16/uint32), `doc_offsets` (int64, n_docs + 1; document i is
   `tokens[doc_offsets[i]:doc_offsets[i + 1]]`, its last token the EOS), `doc_ids`, and per-document `sources` and
   `licenses` for provenance; `num_tokens`, `num_docs`.
@@ -61,9 +61,13 @@ class TokenPool:
         return self.tokens[self.doc_offsets[i] : self.doc_offsets[i + 1]]
 
 
+class _FastEncoderMismatch(Exception):
+    """The fast encoder's ids differed from the reference's on real text, so what it encoded so far is suspect."""
+
+
 def pool_key(content_hash: str, tokenizer: Tokenizer, domain: str, exclude_ids: set[str] | None) -> str:
     excluded = hashlib.sha256("\n".join(sorted(exclude_ids or ())).encode()).hexdigest()[:16]
-    raw = f"pool-v{POOL_FORMAT}|{content_hash}|{tokenizer.fingerprint}|{domain}|{excluded}"
+    raw = f"pool-v{POOL_FORMAT}|{content_hash}|{tokenizer.ids_key}|{domain}|{excluded}"
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
@@ -82,7 +86,8 @@ def build_pools(
     the expanded documents when the caller already has it (`winnow export` and `winnow mix` do), so the inputs are
     not read for it again."""
     files = document_files([documents] if isinstance(documents, str) else list(documents))
-    content = content_hash or inputs_hash(files)
+    content_hash = content_hash or inputs_hash(files)
+    content = content_hash
     if file_domains:  # the same bytes labelled differently are different pools
         labels = "|".join(file_domains.get(f, "") for f in files)
         content = hashlib.sha256(f"{content}|{labels}".encode()).hexdigest()[:24]
@@ -91,15 +96,19 @@ def build_pools(
     dirs = {d: os.path.join(cache_dir, pool_key(content, tokenizer, d, exclude_ids)) for d in wanted or ()}
     if wanted is None or any(not os.path.isfile(os.path.join(p, "pool.json")) for p in dirs.values()):
         # One pass over the inputs tokenizes every domain not cached yet (all of them when none were asked for).
-        present = _tokenize_domains(
-            files,
-            tokenizer,
-            lambda d: os.path.join(cache_dir, pool_key(content, tokenizer, d, exclude_ids)),
-            None if wanted is None else set(wanted),
-            exclude_ids or set(),
-            content,
-            file_domains or {},
-        )
+        try:
+            present = _tokenize_domains(
+                files,
+                tokenizer,
+                lambda d: os.path.join(cache_dir, pool_key(content, tokenizer, d, exclude_ids)),
+                None if wanted is None else set(wanted),
+                exclude_ids or set(),
+                content,
+                file_domains or {},
+            )
+        except _FastEncoderMismatch:
+            # The tokenizer now uses the reference encoder, whose pools have other keys: start again under them.
+            return build_pools(documents, tokenizer, cache_dir, domains, exclude_ids, file_domains, content_hash)
         os.makedirs(cache_dir, exist_ok=True)
         with open(index, "w", encoding="utf-8") as f:
             json.dump(sorted(present), f)
@@ -198,7 +207,8 @@ def _tokenize_domains(
                 for dom, rows in by_domain.items():
                     texts = [batch["text"][i] or "" for i in rows]
                     if not verified:  # a bounded sample per file: the reference encoder is the slow one
-                        tokenizer.verify([t[:VERIFY_CHARS] for t in texts[:VERIFY_DOCS]])
+                        if not tokenizer.verify([t[:VERIFY_CHARS] for t in texts[:VERIFY_DOCS]]):
+                            raise _FastEncoderMismatch(path)
                         verified = True
                     writers[dom].add(
                         tokenizer.encode_batch(texts),

@@ -1,10 +1,11 @@
 """A faster encoder for byte-level BPE tokenizers: tiktoken built from the same ranks, used only where ids match.
 
 tiktoken merges the adjacent pair whose concatenation has the lowest rank, and a rank is also the token id;
-Hugging Face BPE applies merges in list order. The two agree when the merge list's results have increasing ids
-(true of BPE trained by `tokenizers`: each merge appends a token) and the pipeline around the model is the plain
-GPT-2 one (no normalizer, ByteLevel pre-tokenization with its regex, no prefix space, no dropout). Anything else
-returns None and the caller keeps the reference encoder; `Tokenizer.verify` also compares ids on real text.
+Hugging Face BPE merges only the pairs its merge list names, in list order. The two give the same ids when the
+pipeline around the model is the plain GPT-2 one (no normalizer, ByteLevel pre-tokenization with its regex, no prefix
+space, no dropout), the merge list's results have increasing ids, and every token is built by its own merges from its
+own bytes (`_merges_build_their_tokens`; true of BPE trained by `tokenizers` or GPT-2's). Anything else returns None
+and the caller keeps the reference encoder; `Tokenizer.verify` also compares ids on real text.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numpy as np
+
 log = logging.getLogger(__name__)
+
+MERGE_CHECK_CHUNKS = 16  # texts the merge check encodes in one batch (threads), each a few thousand tokens
 
 # The pre-tokenization regex of GPT-2, which the tokenizers ByteLevel pre-tokenizer applies when use_regex is on.
 GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -73,13 +78,6 @@ def fast_encoder(spec: dict[str, Any]) -> Any | None:
         return None  # a token outside the byte alphabet: not a byte-level vocabulary
     if len(ranks) != len(vocab) or sum(1 for t in ranks if len(t) == 1) != 256:
         return None
-    last = -1
-    for merge in model.get("merges") or []:
-        a, b = merge.split(" ", 1) if isinstance(merge, str) else merge
-        rid = vocab.get(a + b)
-        if rid is None or rid <= last:
-            return None  # merge order and id order disagree: tiktoken would merge in another order
-        last = rid
     specials = {}
     for added in spec.get("added_tokens") or []:
         if added.get("lstrip") or added.get("rstrip") or added.get("single_word") or added.get("normalized"):
@@ -87,6 +85,16 @@ def fast_encoder(spec: dict[str, Any]) -> Any | None:
         if added["content"] in vocab and vocab[added["content"]] != added["id"]:
             return None
         specials[added["content"]] = added["id"]
+    merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in model.get("merges") or []]
+    last = -1
+    for a, b in merges:
+        rid = vocab.get(a + b)
+        if rid is None or rid <= last or a + b in specials:
+            return None  # merge order and id order disagree (or a special is merged): tiktoken would merge otherwise
+        last = rid
+    tokens = [t for t in vocab if t not in specials]
+    if not _merges_build_their_tokens(vocab, merges, tokens, whole_first=bool(model.get("ignore_merges"))):
+        return None
     byte_ranks = {t: i for t, i in ranks.items() if t.decode("latin-1") not in specials}
     try:
         return tiktoken.Encoding(
@@ -95,3 +103,38 @@ def fast_encoder(spec: dict[str, Any]) -> Any | None:
     except Exception as exc:  # tiktoken refuses inconsistent rank tables
         log.info("tiktoken cannot load these ranks (%s); using tokenizers", exc)
         return None
+
+
+def _merges_build_their_tokens(
+    vocab: dict[str, int], merges: list[tuple[str, str]], tokens: list[str], whole_first: bool
+) -> bool:
+    """Whether `tokenizers`' merges, applied to each token's bytes alone, build that token (with `whole_first`, or
+    leave it in three pieces or more).
+
+    Why this is enough, given merge results in increasing id order (checked before): both encoders take the adjacent
+    pair that makes the lowest id, but tiktoken takes any pair whose concatenation is a token and `tokenizers` only
+    the pair its merge list names. A pair that tiktoken joins into token t inside a longer text is also its last join
+    on t's bytes alone (nothing outside t's span takes part in building t), so by induction on length the two agree on
+    every text when the merges build every token from its own bytes. Merges that leave a token in three or more
+    pieces mean neither encoder ever builds it by merging: harmless when `tokenizers` looks a whole piece up in the vocabulary
+    first (`whole_first`: its ignore_merges), as tiktoken always does. Two pieces mean tiktoken joins them and
+    `tokenizers` does not: merges `a b`, `b c`, `a bc` leave `abc` as `ab`, `c`.
+    """
+    from tokenizers import Tokenizer as HFTokenizer
+    from tokenizers import models, pre_tokenizers
+
+    words = [t for t in tokens if len(t) > 1]
+    try:
+        bpe = HFTokenizer(models.BPE(vocab=vocab, merges=merges, ignore_merges=False))
+    except Exception:  # noqa: BLE001 - the Rust side raises plain Exceptions on inconsistent merges
+        return False
+    bpe.pre_tokenizer = pre_tokenizers.WhitespaceSplit()  # byte-level tokens hold no whitespace: one word each
+    chunks = [words[i::MERGE_CHECK_CHUNKS] for i in range(MERGE_CHECK_CHUNKS)]
+    encoded = bpe.encode_batch([" ".join(c) for c in chunks], add_special_tokens=False)
+    for chunk, enc in zip(chunks, encoded):
+        pieces = np.bincount(np.asarray(enc.word_ids, dtype=np.int64), minlength=len(chunk))
+        bad = (pieces == 2) | ((pieces != 1) & (not whole_first))
+        if bad.any():
+            log.info("token %r is not built by its own merges; using tokenizers", chunk[int(np.argmax(bad))])
+            return False
+    return True

@@ -2,7 +2,8 @@
 
 - `Tokenizer.load(path)` wraps a local Hugging Face `tokenizer.json` (a file, or a directory holding one); nothing is
   fetched from a hub. It exposes `vocab_size`, `eos_id`, `fingerprint` (sha256 of the tokenizer.json bytes, 16 hex),
-  `encode_batch(texts) -> list[list[int]]` and `decode(ids) -> str`. Byte-level BPE tokenizers are encoded with
+  `ids_key` (fingerprint, EOS id and encoder: what token caches key on), `encode_batch(texts) -> list[list[int]]`
+  and `decode(ids) -> str`. Byte-level BPE tokenizers are encoded with
   tiktoken built from the same ranks when that yields identical ids (checked on real text; see `tiktoken_bpe.py`).
 - `train_tokenizer(texts_or_paths, vocab_size, output_dir) -> path` trains a byte-level BPE and writes tokenizer.json.
 """
@@ -22,6 +23,7 @@ from winnow.pipeline.tokens.documents import document_files, read_texts
 log = logging.getLogger(__name__)
 
 EOS_CANDIDATES = ("<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>", "<|eos|>", "[EOS]")
+DEFAULT_EOS = EOS_CANDIDATES[0]  # what train_tokenizer adds when no EOS token is asked for
 
 
 class TokenizerError(ValueError):
@@ -80,6 +82,14 @@ class Tokenizer:
         """Which encoder produces the ids: `tiktoken` (identical ids, faster) or `tokenizers`."""
         return "tiktoken" if self._fast is not None else "tokenizers"
 
+    @property
+    def ids_key(self) -> str:
+        """What decides the ids a text gets (tokenizer.json, EOS id, encoder): caches of token ids are keyed by it.
+
+        The encoder is in it although the fast path is only taken where its ids are identical, so that `fast: false`
+        re-tokenizes rather than reusing what the fast path wrote."""
+        return f"{self.fingerprint}|eos={self.eos_id}|{self.encoder}"
+
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         if self._fast is not None:
             return self._fast.encode_batch(texts, num_threads=self.num_threads, allowed_special="all")
@@ -119,7 +129,7 @@ def _configured_eos(directory: str) -> str | None:
 
 
 def train_tokenizer(
-    texts_or_paths: str | Sequence[str], vocab_size: int, output_dir: str, eos_token: str = "<|endoftext|>"
+    texts_or_paths: str | Sequence[str], vocab_size: int, output_dir: str, eos_token: str = DEFAULT_EOS
 ) -> str:
     """Train a byte-level BPE (GPT-2 style: every byte encodable, no unknown token) and write tokenizer.json.
 
