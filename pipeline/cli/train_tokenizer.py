@@ -19,13 +19,16 @@ def train_tokenizer_command(
 ) -> None:
     """Train a byte-level BPE (every byte encodable, EOS as a special token) and write DIR/tokenizer.json."""
     from winnow.pipeline.storage import InputError
+    from winnow.pipeline.tokens.documents import document_files
     from winnow.pipeline.tokens.tokenizer import Tokenizer, train_tokenizer
 
     try:
-        path = train_tokenizer(input, vocab_size, output, eos_token=eos_token)
-    except (InputError, ValueError) as exc:
+        # expanded here: every --input must name documents (train_tokenizer would take strings that are no path
+        # for texts to train on)
+        path = train_tokenizer(document_files(input), vocab_size, output, eos_token=eos_token)
+        tok = Tokenizer.load(path)
+    except (InputError, ValueError) as exc:  # TokenizerError is a ValueError
         fail(str(exc))
-    tok = Tokenizer.load(path)
     console.print(
         f"{tok.vocab_size:,}-token byte-level BPE (eos {tok.eos_token!r} = {tok.eos_id}, "
         f"hash {tok.fingerprint}) → {path}"

@@ -144,8 +144,12 @@ def train_tokenizer(
         raise ValueError("train_tokenizer: no texts or paths given")
     if vocab_size < 257:
         raise ValueError(f"train_tokenizer: vocab_size {vocab_size} is below 257 (256 bytes + the EOS token)")
+    if not eos_token:
+        raise ValueError("train_tokenizer: the EOS token cannot be empty")
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise ValueError(f"train_tokenizer: {output_dir} is a file, not a folder for tokenizer.json")
     is_paths = all(os.path.exists(p) or any(c in p for c in "*?[") for p in items)
-    texts: Iterable[str] = read_texts(document_files(items)) if is_paths else items
+    texts = _CountedTexts(read_texts(document_files(items)) if is_paths else items)
     tok = HFTokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tok.decoder = decoders.ByteLevel()
@@ -156,6 +160,8 @@ def train_tokenizer(
         show_progress=False,
     )
     tok.train_from_iterator(texts, trainer=trainer)
+    if not texts.chars:  # a vocabulary of bytes alone would train "successfully" and be useless
+        raise ValueError("train_tokenizer: the inputs hold no text to train on")
     os.makedirs(output_dir, exist_ok=True)
     out = os.path.join(output_dir, "tokenizer.json")
     tok.save(out)
@@ -163,3 +169,15 @@ def train_tokenizer(
     with open(os.path.join(output_dir, "tokenizer_config.json"), "w", encoding="utf-8") as f:
         json.dump({"eos_token": eos_token, "tokenizer_class": "PreTrainedTokenizerFast"}, f, indent=2)
     return out
+
+
+class _CountedTexts:
+    """An iterable of texts that counts the characters it handed out (the trainer consumes it once)."""
+
+    def __init__(self, texts: Iterable[str]):
+        self._texts, self.chars = texts, 0
+
+    def __iter__(self):
+        for text in self._texts:
+            self.chars += len(text)
+            yield text

@@ -51,6 +51,7 @@ def test_bad_arguments_and_files_of_the_small_commands_are_one_line_errors(tmp_p
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "stats.json").write_text("{not json")
     (tmp_path / "a_file").write_text("")
+    (tmp_path / "empty.jsonl").write_text("")
     (tmp_path / "cls.yaml").write_text(f"positive: {shared_data / 'domains/wiki.jsonl.gz'}\nnegative: 5\noutput: x\n")
     cases = {
         ("inspect", str(tmp_path / "run")): "is not a stats.json",
@@ -59,6 +60,16 @@ def test_bad_arguments_and_files_of_the_small_commands_are_one_line_errors(tmp_p
         ("plan", "demo", "--cores", "0"): "--cores",
         ("plan", "demo", "--snapshot-nodes", "-2"): "--snapshot-nodes",
         ("inspect", str(tmp_path / "run"), "-n", "-1"): "-n",
+        # a mistyped --input used to make every --input a text to train on (the paths' own letters), exit 0
+        ("train-tokenizer", "--input", str(shared_data / "domains/wiki.jsonl.gz"), "--input",
+         str(shared_data / "domains/wikk.jsonl.gz"), "--vocab-size", "300", "--output", str(tmp_path / "tok")):
+            "wikk.jsonl.gz",
+        ("train-tokenizer", "--input", str(tmp_path / "empty.jsonl"), "--vocab-size", "300", "--output",
+         str(tmp_path / "tok")): "no text to train on",
+        ("train-tokenizer", "--input", str(shared_data / "domains/wiki.jsonl.gz"), "--vocab-size", "300",
+         "--output", str(tmp_path / "a_file")): "is a file",
+        ("train-tokenizer", "--input", str(shared_data / "domains/wiki.jsonl.gz"), "--vocab-size", "300",
+         "--output", str(tmp_path / "tok"), "--eos-token", ""): "EOS token cannot be empty",
     }
     for args, message in cases.items():
         r = winnow(*args)
