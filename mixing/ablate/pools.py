@@ -74,7 +74,7 @@ def fingerprint(tok: Tokenizer, tokens: np.ndarray) -> str:
 
 def pool(tok: Tokenizer, docs: Docs, cache_dir: str) -> np.ndarray:
     """The documents' tokens, EOS after each, in document order; tokenized once per (documents, tokenizer)."""
-    key = hashlib.sha256(f"ablate-pool-v1|{tok.fingerprint}|{_content_hash(docs)}".encode()).hexdigest()[:24]
+    key = hashlib.sha256(f"ablate-pool-v1|{tok.ids_key}|{_content_hash(docs)}".encode()).hexdigest()[:24]  # EOS in key
     path = os.path.join(cache_dir, "pools", f"{key}.npy")
     if os.path.isfile(path):
         return np.load(path)

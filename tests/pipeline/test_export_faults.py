@@ -297,3 +297,15 @@ def test_fractional_max_epochs_is_never_exceeded():
         plan = plan_mix({"x": pool}, {"x": 1.0}, 56, seed, 1.4)["x"]
         assert plan.epochs <= 1.4 and plan.tokens == 50
     assert plan_mix({"x": pool}, {"x": 1.0}, 56, 0, 2.0)["x"].tokens == 60  # no cap in reach: the rule as before
+
+
+def test_ablate_token_pools_are_keyed_by_the_eos_too(tok_dir, tmp_path):
+    """`winnow ablate` caches each variant's tokens too: another EOS must not read the old pool back."""
+    from winnow.mixing.ablate.pools import pool
+    from winnow.mixing.ablate.variants import Docs
+
+    docs = Docs([f"d{i}" for i in range(5)], texts(5), ["a"] * 5)
+    default, other = Tokenizer.load(tok_dir), Tokenizer.load(tok_dir, eos_token="</s>")
+    assert default.eos_id != other.eos_id
+    first, second = pool(default, docs, str(tmp_path)), pool(other, docs, str(tmp_path))
+    assert (first == default.eos_id).sum() == 5 and (second == other.eos_id).sum() == 5
