@@ -135,8 +135,106 @@ def open_text_lines(path: str, raw: BinaryIO | None = None) -> BinaryIO:
     if path.endswith((".zst", ".zstd")):
         import zstandard
 
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw))  # type: ignore[return-value]
+        frames = _ZstdFrames(raw)
+        reader = zstandard.ZstdDecompressor().stream_reader(frames)
+        return io.BufferedReader(_Checked(reader, frames))  # type: ignore[return-value]
     return raw
+
+
+_ZSTD_MAGIC = 0xFD2FB528
+_ZSTD_SKIPPABLE = 0x184D2A50  # the 16 magics 0x184D2A50..5F, with the low 4 bits masked
+
+
+class _ZstdFrames:
+    """The compressed bytes on their way to zstandard's stream_reader, followed frame header by block header (never
+    byte by byte), so the end of the file can be told from a cut inside a frame: stream_reader ends quietly there,
+    and a cut .jsonl.zst would pass for a complete, shorter one (gzip raises EOFError instead)."""
+
+    def __init__(self, raw: BinaryIO):
+        self._raw = raw
+        self._pending = b""  # the start of a header not yet whole
+        self._skip = 0  # bytes of block content (or a skippable frame) still to pass over
+        self._in_frame = False  # inside a frame: after its header, before its last block
+        self._checksum = 0  # bytes of checksum after the current frame's last block
+        self._lost = False  # not zstd as far as can be told: the decompressor's own error says so
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        if data and not self._lost:
+            self._follow(data)
+        return data
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def unfinished(self) -> bool:
+        """At the end of the input: whether it stopped inside a frame."""
+        return not self._lost and bool(self._in_frame or self._skip or self._pending)
+
+    def _follow(self, data: bytes) -> None:
+        data = self._pending + data if self._pending else data
+        pos = 0
+        while True:
+            step = min(self._skip, len(data) - pos)
+            pos += step
+            self._skip -= step
+            if self._skip:
+                break
+            used = self._block_header(data, pos) if self._in_frame else self._frame_header(data, pos)
+            if not used:
+                break
+            pos += used
+        self._pending = b"" if self._lost else data[pos:]
+
+    def _frame_header(self, data: bytes, pos: int) -> int:
+        """Bytes of the frame (or skippable frame) header at `pos`; 0 when it is not all there yet."""
+        if len(data) - pos < 8:  # a frame header is at least 6 bytes, a skippable one 8
+            return 0
+        magic = int.from_bytes(data[pos : pos + 4], "little")
+        if magic & 0xFFFFFFF0 == _ZSTD_SKIPPABLE:
+            self._skip = int.from_bytes(data[pos + 4 : pos + 8], "little")
+            return 8
+        if magic != _ZSTD_MAGIC:
+            self._lost = True
+            return 0
+        descriptor = data[pos + 4]
+        single_segment = descriptor >> 5 & 1
+        size = 5 + (not single_segment) + (0, 1, 2, 4)[descriptor & 3] + (single_segment, 2, 4, 8)[descriptor >> 6]
+        if len(data) - pos < size:
+            return 0
+        self._in_frame, self._checksum = True, 4 if descriptor >> 2 & 1 else 0
+        return size
+
+    def _block_header(self, data: bytes, pos: int) -> int:
+        if len(data) - pos < 3:
+            return 0
+        header = int.from_bytes(data[pos : pos + 3], "little")
+        block_type, block_size = header >> 1 & 3, header >> 3
+        self._skip = 1 if block_type == 1 else block_size  # an RLE block stores one byte
+        if header & 1:  # the last block: then the checksum, if the frame has one
+            self._skip += self._checksum
+            self._in_frame = False
+        return 3
+
+
+class _Checked(io.RawIOBase):
+    """zstandard's stream_reader that raises EOFError where the input stops inside a frame."""
+
+    def __init__(self, reader, frames: _ZstdFrames):
+        self._reader, self._frames = reader, frames
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self._reader.readinto(buffer)
+        if n == 0 and self._frames.unfinished():
+            raise EOFError("Compressed file ended before the end of its last zstd frame")
+        return n
+
+    def close(self) -> None:
+        self._reader.close()
+        super().close()
 
 
 def join(base: str, *parts: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from typing import Any, Iterator
 
@@ -24,7 +25,8 @@ class JsonlParams(ReaderParams):
 def record_to_document(
     record: dict[str, Any], locator: str, params: JsonlParams, default_source: str, extra_meta: dict | None = None
 ) -> dict[str, Any]:
-    """Map a JSON/Parquet record onto the document schema. Raises ValueError when it has no usable text."""
+    """Map a JSON/Parquet record onto the document schema. Raises ValueError when it has no usable text or a schema
+    field of the wrong type (a number for `url`, a list for `language_score`)."""
     text = record.get(params.text_field)
     if text is None:
         raise ValueError(f"no {params.text_field!r} field")
@@ -32,12 +34,16 @@ def record_to_document(
         raise ValueError(f"{params.text_field!r} is {type(text).__name__}, not a string")
     text, repaired = _valid_utf8(text)
     doc: dict[str, Any] = {schema.ID: schema.make_id(locator), schema.TEXT: text}
+    # Checked here, record by record: a wrong type would otherwise fail the whole batch when Arrow builds it.
     for key in PASSTHROUGH:
-        if record.get(key) is not None:
-            doc[key], fixed = _valid_utf8(record[key])
+        value = record.get(key)
+        if value is None:
+            continue
+        if key == schema.LANGUAGE_SCORE:
+            doc[key] = _score(value)
+        else:
+            doc[key], fixed = _string_field(key, value)
             repaired = repaired or fixed
-    if schema.LANGUAGE_SCORE in doc:
-        doc[schema.LANGUAGE_SCORE] = float(doc[schema.LANGUAGE_SCORE])
     doc[schema.SOURCE] = params.source or doc.get(schema.SOURCE) or default_source
     doc.setdefault(schema.DOMAIN, params.domain)
     skip = {params.text_field, params.id_field, *PASSTHROUGH, schema.METADATA}
@@ -59,19 +65,46 @@ def record_to_document(
     meta.update(extra_meta or {})
     if repaired:
         meta["utf8_repaired"] = True
-    doc[schema.METADATA] = schema.metadata_json(meta)
+    doc[schema.METADATA] = _metadata(meta)
     return doc
+
+
+def _string_field(key: str, value: Any) -> tuple[str, bool]:
+    if not isinstance(value, str):
+        raise ValueError(f"{key!r} is {type(value).__name__}, not a string")
+    return _valid_utf8(value)
+
+
+def _score(value: Any) -> float:
+    try:
+        return float(value)  # a number, or a string that reads as one
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{schema.LANGUAGE_SCORE!r} is {value!r:.80}, not a number") from None
+
+
+def _metadata(meta: dict[str, Any]) -> str:
+    """The metadata JSON. A lone surrogate escape in a field it keeps (a title, a key) is repaired as in the text
+    and marked, instead of failing the batch when Arrow meets it."""
+    text = schema.metadata_json(meta)
+    if text.isascii() or _encodes(text):
+        return text
+    meta["utf8_repaired"] = True
+    return _valid_utf8(schema.metadata_json(meta))[0]
 
 
 def _valid_utf8(value: Any) -> tuple[Any, bool]:
     """JSON may escape lone surrogates (\\ud800) that UTF-8, and so Arrow, cannot hold: replace them, say so."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or _encodes(value):
         return value, False
+    return value.encode("utf-8", "replace").decode("utf-8"), True
+
+
+def _encodes(text: str) -> bool:
     try:
-        value.encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
-        return value.encode("utf-8", "replace").decode("utf-8"), True
-    return value, False
+        return False
+    return True
 
 
 def failed_record(locator: str, source: str) -> dict[str, Any]:
@@ -85,21 +118,37 @@ class JsonlReader(Reader):
     Params = JsonlParams
 
     def read(self, path: str) -> Iterator[Outcome]:
+        for block in self._blocks(path):
+            yield from self._block(path, block)
+
+    def _blocks(self, path: str) -> Iterator[list[tuple[int, bytes]]]:
+        """The file's records as (line number, raw line), batch_size at a time. A file that cannot be read on (a cut
+        or corrupt .gz/.zst, an overlong line) fails from there as one errors/ row (Reader contract); the records
+        decoded before it still come first, so they are kept."""
         limit = self.params.max_line_bytes
         block: list[tuple[int, bytes]] = []
-        with storage.open_text_lines(path) as lines:
-            # readline with a limit: iterating lines would first build a line of any length in memory.
-            for lineno, raw in enumerate(iter(lambda: lines.readline(limit + 1), b""), start=1):
-                if len(raw) > limit:
-                    yield from self._block(path, block)
-                    raise ValueError(f"line {lineno} is longer than max_line_bytes={limit}")
-                if not raw.strip():
-                    continue  # blank lines are not records
-                block.append((lineno, raw))
-                if len(block) >= self.params.batch_size:
-                    yield from self._block(path, block)
-                    block = []
-        yield from self._block(path, block)
+        lineno = 0
+        try:
+            with storage.open_text_lines(path) as lines:
+                # readline with a limit: iterating lines would first build a line of any length in memory.
+                for lineno, raw in enumerate(iter(lambda: lines.readline(limit + 1), b""), start=1):
+                    if len(raw) > limit:
+                        raise ValueError(f"line {lineno} is longer than max_line_bytes={limit}")
+                    if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+                        raw = raw[len(codecs.BOM_UTF8) :]  # a byte order mark starts the file, not the record
+                    if not raw.strip():
+                        continue  # blank lines are not records
+                    block.append((lineno, raw))
+                    if len(block) >= self.params.batch_size:
+                        yield block
+                        block = []
+        except Exception as exc:
+            exc.add_note(f"while reading line {lineno + 1}")
+            if block:
+                yield block
+            raise
+        if block:
+            yield block
 
     def _block(self, path: str, block: list[tuple[int, bytes]]) -> Iterator[Outcome]:
         """One batch: parsed by Arrow in one call where the records are plain, else line by line."""

@@ -12,6 +12,7 @@ tested in tests/pipeline/test_readers.py.
 
 from __future__ import annotations
 
+import codecs
 import io
 from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) calls for a str
 
@@ -31,6 +32,8 @@ _PARSE_OPTIONS = pajson.ParseOptions(newlines_in_values=False)
 def block_table(path: str, lines: list[tuple[int, bytes]], params) -> pa.Table | None:
     """The document table of these (line number, raw line) records, or None where Arrow's parse might differ
     from the line-by-line path (JsonlReader.read parses the block itself then)."""
+    if lines[0][1].startswith(codecs.BOM_UTF8):
+        return None  # Arrow skips a byte order mark that starts its buffer; json.loads refuses it inside a file
     try:
         parsed = pajson.read_json(io.BytesIO(b"".join(_lines_with_newline(lines))), _READ_OPTIONS, _PARSE_OPTIONS)
         parsed.validate(full=True)  # Arrow's JSON parser passes invalid UTF-8 through into the strings
@@ -76,8 +79,16 @@ def _lines_with_newline(lines: list[tuple[int, bytes]]):
 
 def _plain(parsed: pa.Table, params) -> bool:
     """Whether every column is one the fast path builds exactly as record_to_document would. A column holding
-    only nulls comes out of Arrow typed null, and is as good as absent."""
-    types = {name: t for name, t in zip(parsed.column_names, parsed.schema.types) if t != pa.null()}
+    only nulls comes out of Arrow typed null: as good as absent where record_to_document passes over a null (the
+    schema's columns, the id, metadata), but an extra field's null is kept in metadata, which this path does not
+    write."""
+    null_is_absent = {*_STRING_COLUMNS, schema.SOURCE, schema.LANGUAGE_SCORE, schema.METADATA, params.id_field}
+    types = {}
+    for name, t in zip(parsed.column_names, parsed.schema.types):
+        if t != pa.null():
+            types[name] = t
+        elif name not in null_is_absent:
+            return False
     text = types.pop(params.text_field, None)
     if text != pa.string() or parsed[params.text_field].null_count:
         return False  # no text, or a non-string one: record_to_document's errors say which

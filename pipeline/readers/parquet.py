@@ -23,7 +23,7 @@ class ParquetReader(Reader):
     def read(self, path: str) -> Iterator[Outcome]:
         with storage.open_input(path) as f:
             pf = pq.ParquetFile(f)
-            if _is_winnow_output(pf.schema_arrow, self.params.text_field):
+            if _is_winnow_output(pf, self.params.text_field):
                 yield from _read_typed(pf, self.params)
                 return
             yield from self._read_records(pf, path)
@@ -35,17 +35,16 @@ class ParquetReader(Reader):
         for batch in pf.iter_batches(batch_size=self.params.batch_size):
             for record in batch.to_pylist():
                 row += 1
-                locator = f"{path}#{row}"
-                if record.get(schema.ID) and record.get(schema.METADATA) and "locator" in str(record[schema.METADATA]):
-                    locator = schema.locator_of(record[schema.METADATA]) or locator
+                own = _own_locator(record)
+                locator = own or f"{path}#{row}"
                 try:
                     doc = record_to_document(record, locator, self.params, "parquet")
                 except ValueError as exc:
                     out.failed.append((failed_record(locator, "parquet"), "read_bad_record", f"{locator}: {exc}"))
                     continue
-                # A run's own documents keep their id and columns, so re-reading an output is lossless.
-                if record.get(schema.ID) and record.get(schema.METADATA):
-                    doc[schema.ID] = record[schema.ID]
+                # A run's own documents keep their id (the hash of that same locator) and columns, so re-reading an
+                # output is lossless.
+                if own:
                     for key, value in record.items():
                         if key not in doc and key != self.params.text_field:
                             doc[key] = value
@@ -56,12 +55,27 @@ class ParquetReader(Reader):
             yield out.flush()
 
 
-def _is_winnow_output(file_schema: pa.Schema, text_field: str) -> bool:
-    """A run's own documents/: every base column present with its type, text where the reader looks for it."""
-    base = schema.DOCUMENT_SCHEMA
-    return text_field == schema.TEXT and all(
+def _own_locator(record: dict) -> str | None:
+    """The locator of a row a Winnow run wrote: its metadata names one, and its id is that locator's hash (every
+    reader derives ids so). Another dataset's own `id` and `metadata` columns (Dolma's, a shard's row numbers) are
+    not Winnow's: those rows get this file's locators, so ids do not collide across files, whatever their type."""
+    doc_id, meta = record.get(schema.ID), record.get(schema.METADATA)
+    if not isinstance(doc_id, str) or not isinstance(meta, str):
+        return None
+    found = schema.locator_of(meta)
+    return found if found is not None and schema.make_id(found) == doc_id else None
+
+
+def _is_winnow_output(pf: pq.ParquetFile, text_field: str) -> bool:
+    """A run's own documents/: every base column present with its type, text where the reader looks for it, and a
+    first row that is Winnow's (see _own_locator); anything else is read record by record."""
+    base, file_schema = schema.DOCUMENT_SCHEMA, pf.schema_arrow
+    if text_field != schema.TEXT or not all(
         name in file_schema.names and file_schema.field(name).type == base.field(name).type for name in base.names
-    )
+    ):
+        return False
+    first = next(pf.iter_batches(batch_size=1, columns=[schema.ID, schema.METADATA]), None)
+    return first is None or first.num_rows == 0 or _own_locator(first.to_pylist()[0]) is not None
 
 
 def _read_typed(pf: pq.ParquetFile, params: JsonlParams) -> Iterator[Outcome]:

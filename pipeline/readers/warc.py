@@ -179,13 +179,16 @@ class _WarcBase(Reader):
     def base_row(self, path: str, rec: RawRecord) -> dict[str, Any]:
         h = rec.headers
         doc_id, meta = schema.identity(
-            f"{path}@{rec.offset}",
+            f"{path}@{rec.position}",
             warc_record_id=h.get("warc-record-id"),
             warc_date=h.get("warc-date"),
             warc_file=os.path.basename(path.split("?", 1)[0]),
             warc_offset=rec.offset,
             warc_version=rec.version,
+            **({"warc_inner_offset": rec.inner} if rec.inner else {}),
             **({"warc_length_repaired": True} if rec.repaired else {}),
+            # the crawler stopped reading the payload (Common Crawl keeps 1 MiB of a PDF): pdf_extract drops on it
+            **({"warc_truncated": h["warc-truncated"]} if h.get("warc-truncated") else {}),
         )
         return {
             schema.ID: doc_id,
@@ -199,8 +202,9 @@ class _WarcBase(Reader):
         rows = _Rows()
         for rec in iter_records(path, span):
             if isinstance(rec, BadRegion):
-                doc_id, meta = schema.identity(f"{path}@{rec.offset}", warc_file=os.path.basename(path),
-                                               warc_offset=rec.offset)
+                inner = {"warc_inner_offset": rec.inner} if rec.inner else {}
+                doc_id, meta = schema.identity(f"{path}@{rec.position}", warc_file=os.path.basename(path),
+                                               warc_offset=rec.offset, **inner)
                 row = {schema.ID: doc_id, schema.SOURCE: self.params.source or "commoncrawl",
                        schema.METADATA: schema.metadata_json(meta)}
                 rows.fail(row, rec.code, rec.detail)
@@ -215,13 +219,19 @@ class _WarcBase(Reader):
         row = self.base_row(path, rec)
         wtype = rec.headers.get("warc-type", "unknown").lower()
         try:
-            verdict = self.handle(rec, wtype, row)
+            # A cut header may lack what tells a document from a request: it fails, whatever it was.
+            verdict = _header_cut(rec, row) if rec.header_cut else self.handle(rec, wtype, row)
+            if verdict is None or verdict[0] != "skip":
+                row[schema.METADATA] = schema.metadata_json(row.pop("_meta"))
+                _check_strings(row)
         except Exception as exc:  # noqa: BLE001 - one bad record fails alone; the file goes on
-            verdict = ("fail", "read_warc_bad_record", f"{row['_meta'][schema.LOCATOR]}: {type(exc).__name__}: {exc}")
+            locator = f"{path}@{rec.position}"
+            verdict = ("fail", "read_warc_bad_record", f"{locator}: {type(exc).__name__}: {exc}")
+            row = self.base_row(path, rec)  # without what handle() filled in: that may be what Arrow cannot hold
+            row[schema.METADATA] = schema.metadata_json(row.pop("_meta"))
         if verdict is not None and verdict[0] == "skip":
             rows.skip(verdict[1])  # not a document: counted by type, no row anywhere
             return
-        row[schema.METADATA] = schema.metadata_json(row.pop("_meta"))
         if verdict is None:
             rows.kept.append(row)
         elif verdict[0] == "drop":
@@ -233,6 +243,22 @@ class _WarcBase(Reader):
         """Fill `row` for a document and return None, or return ("skip", kind) for a non-document,
         ("drop", reason) for a document the reader refuses, ("fail", code, detail) for a bad record."""
         raise NotImplementedError
+
+
+def _check_strings(row: dict) -> None:
+    """Refuse here, for this record alone, what would fail the whole batch when Arrow builds it: a URL that is no
+    string, a lone surrogate a WAT record's JSON escaped (\\ud800) in its URL, title or headers (all in metadata)."""
+    for name in (schema.URL, schema.METADATA):
+        value = row.get(name)
+        if value is not None:
+            if not isinstance(value, str):
+                raise ValueError(f"{name} is {type(value).__name__}, not a string")
+            value.encode("utf-8")  # UnicodeEncodeError, a ValueError, on a lone surrogate
+
+
+def _header_cut(rec: RawRecord, row: dict) -> tuple:
+    return ("fail", "read_warc_truncated",
+            f"{row['_meta'][schema.LOCATOR]}: the WARC header is cut short (no Content-Length, or no block at all)")
 
 
 def _truncated(rec: RawRecord, row: dict) -> tuple:

@@ -7,6 +7,11 @@ record costs that record, not the rest of the file. Files fastwarc cannot read a
 hand-made fixtures) go through a small pure-Python parser instead. A large gzip file can be read in byte spans,
 one per unit of work: a span starts at its first record and ends where the next span's first record starts, found
 by the same resynchronisation.
+
+A record is placed by the offset of its gzip member, as Common Crawl's index gives it. A file gzipped as one stream
+(`gzip file.warc`) has one member for all its records: fastwarc's offset is then only how far it had read, the same
+for several records, so such a file is decompressed here instead and a record inside a member is placed as
+`member offset + offset inside the member's decompressed bytes` (see RawRecord.position).
 """
 
 from __future__ import annotations
@@ -20,9 +25,9 @@ from typing import BinaryIO
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
 from winnow.pipeline import storage
+from winnow.pipeline.readers.warc_gzip import SCAN_WINDOW, GzipMembers, chains_on, shares_members, tail_problem
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
-_SCAN_WINDOW = 1 << 20
 # A record block (or a lenient file) past this is cut there and reported truncated: gzip bombs must not fill memory.
 MAX_BLOCK_BYTES = 64 << 20
 _WARC_LINE = re.compile(rb"(?:^|\n)(WARC/\d+\.\d+)\r?\n")
@@ -38,6 +43,18 @@ class RawRecord:
     block: bytes
     truncated: bool  # the block is shorter than its Content-Length
     repaired: bool = False  # Content-Length was wrong; the block ends where the next record starts
+    inner: int = 0  # where the record starts in its member's decompressed bytes, if not at the start (one stream)
+
+    @property
+    def position(self) -> str:
+        """Where the record is, as its locator names it: `offset`, or `offset+inner` inside a shared member."""
+        return _place(self.offset, self.inner)
+
+    @property
+    def header_cut(self) -> bool:
+        """The file ends inside the WARC header: fastwarc then gives the header lines it got, without the
+        Content-Length a record must have, or with one whose block has not a single byte."""
+        return "content-length" not in self.headers or (self.truncated and not self.block)
 
 
 @dataclass
@@ -45,6 +62,15 @@ class BadRegion:
     offset: int
     code: str  # error code, counted in the funnel
     detail: str
+    inner: int = 0  # as RawRecord.inner
+
+    @property
+    def position(self) -> str:
+        return _place(self.offset, self.inner)
+
+
+def _place(offset: int, inner: int) -> str:
+    return f"{offset}+{inner}" if inner else str(offset)
 
 
 def _open_seekable(path: str) -> BinaryIO:
@@ -71,17 +97,18 @@ def _find_resume(f: BinaryIO, start: int, is_gz: bool) -> int | None:
     pos = start
     while True:
         f.seek(pos)
-        window = f.read(_SCAN_WINDOW + 65536)
+        window = f.read(SCAN_WINDOW + 65536)
         if not window:
             return None
         i = window.find(needle)
-        while i != -1 and i < _SCAN_WINDOW:
+        while i != -1 and i < SCAN_WINDOW:
             if (is_gz or i == 0 or window[i - 1 : i] == b"\n") and _valid_start(window, i, is_gz):
-                return pos + i
+                if not is_gz or chains_on(f, pos + i):
+                    return pos + i
             i = window.find(needle, i + 1)
-        if len(window) <= _SCAN_WINDOW:
+        if len(window) <= SCAN_WINDOW:
             return None
-        pos += _SCAN_WINDOW
+        pos += SCAN_WINDOW
 
 
 def _record_end(f: BinaryIO, offset: int, is_gz: bool) -> int:
@@ -100,15 +127,16 @@ def _record_end(f: BinaryIO, offset: int, is_gz: bool) -> int:
     return offset + consumed
 
 
-def _from_fastwarc(record) -> RawRecord:
+def _from_fastwarc(record, members: GzipMembers | None = None) -> RawRecord:
     headers = {k.lower(): v for k, v in record.headers.items()}
     block = record.reader.read(MAX_BLOCK_BYTES + 1)
     length = record.content_length
     if len(block) > MAX_BLOCK_BYTES:  # the rest is skipped by fastwarc without being kept
         block = block[:MAX_BLOCK_BYTES]
         length = max(length, MAX_BLOCK_BYTES + 1)
-    # fastwarc counts stream_pos from the file's start, also after a seek
-    return RawRecord(record.stream_pos, record.headers.status_line, headers, block, len(block) < length)
+    # fastwarc counts stream_pos from the file's start, also after a seek (from 0 in `members`' decompressed bytes)
+    offset, inner = members.place(record.stream_pos) if members is not None else (record.stream_pos, 0)
+    return RawRecord(offset, record.headers.status_line, headers, block, len(block) < length, inner=inner)
 
 
 def _reads_leniently(f: BinaryIO) -> bool:
@@ -141,35 +169,40 @@ def iter_records(path: str, span: tuple[int, int] | None = None) -> Iterator[Raw
         pos, stop = (0, None) if span is None else _span_bounds(f, span, is_gz)
         if pos is None:
             return
+        one_stream = is_gz and shares_members(f)
         first = pos == 0  # the lenient parser is only ever chosen at the file's first record
         bad: BadRegion | None = None  # a bad region is reported once, when reading resumes after it (or at the end)
         while True:
             f.seek(pos)
-            last = None
+            source = GzipMembers(f, pos) if one_stream else f
+            last: RawRecord | None = None
             try:
-                for record in ArchiveIterator(f, record_types=WarcRecordType.any_type, parse_http=False):
+                for record in ArchiveIterator(source, record_types=WarcRecordType.any_type, parse_http=False):
                     if first and record.record_type == WarcRecordType.unknown:
                         break  # headers fastwarc cannot split (LF-only): use the lenient parser below
-                    rec = _from_fastwarc(record)
+                    rec = _from_fastwarc(record, source if one_stream else None)
                     if bad is not None:
                         yield bad
                         bad = None
                     if stop is not None and rec.offset >= stop:
                         return  # the next span's first record
-                    first, last = False, rec.offset
+                    first, last = False, rec
                     yield rec
                 else:
                     if bad is not None:
                         yield bad
+                    tail = _unread_tail(path, f, source, pos, last, is_gz)
+                    if tail is not None:
+                        yield tail
                     return
             except OSError as exc:  # a corrupt gzip member or header: skip to the next record that parses
                 if first and last is None and not is_gz:
                     break  # not even the first record parses: let the lenient parser try
-                at = pos if last is None else _record_end(f, last, is_gz)
+                at, inner = _bad_place(f, source, pos, last, is_gz)
                 if bad is None:
                     if stop is not None and at >= stop:
                         return  # the region starts the next span, which reports it
-                    bad = BadRegion(at, "read_warc_corrupt", f"{path}@{at}: {exc}")
+                    bad = _region(path, at, inner, "read_warc_corrupt", str(exc))
                 resume = _find_resume(f, at + 1, is_gz)
                 if resume is None or (stop is not None and resume >= stop):
                     yield bad
@@ -180,6 +213,33 @@ def iter_records(path: str, span: tuple[int, int] | None = None) -> Iterator[Raw
         f.seek(0)
         data = f.read()
     yield from _iter_lenient(path, data, is_gz)
+
+
+def _bad_place(f: BinaryIO, source, pos: int, last: RawRecord | None, is_gz: bool) -> tuple[int, int]:
+    """Where a bad region starts: the member after the last good record's (fastwarc reads a gzip file a member at a
+    time), or, in a file decompressed here, where decompression had got to."""
+    if isinstance(source, GzipMembers):
+        return source.place()
+    return (pos if last is None else _record_end(f, last.offset, is_gz)), 0
+
+
+def _unread_tail(path: str, f: BinaryIO, source, pos: int, last: RawRecord | None, is_gz: bool) -> BadRegion | None:
+    """A gzip file cut early in a member gives fastwarc no record at all, and one gzipped as one stream may be cut
+    between two records: either way fastwarc ends quietly. The cut is reported here, unless the last record already
+    fails as cut short. (fastwarc fails whatever is left of a plain file that is no record.)"""
+    if not is_gz or (last is not None and (last.truncated or last.header_cut)):
+        return None
+    if isinstance(source, GzipMembers):
+        if not source.cut:
+            return None
+        return _region(path, *source.place(), "read_warc_truncated", "the file ends inside a gzip member")
+    at = pos if last is None else _record_end(f, last.offset, True)
+    problem = tail_problem(f, at)
+    return None if problem is None else _region(path, at, 0, *problem)
+
+
+def _region(path: str, at: int, inner: int, code: str, why: str) -> BadRegion:
+    return BadRegion(at, code, f"{path}@{_place(at, inner)}: {why}", inner)
 
 
 def _decompress_tolerant(data: bytes) -> tuple[bytes, str | None]:

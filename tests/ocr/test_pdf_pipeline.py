@@ -55,3 +55,29 @@ def test_pdf_config_end_to_end(shared_data, tmp_path):
     stage = next(s for s in result.stats["stages"] if s["name"] == codes.STAGE)
     assert stage["in"] == 5 and stage["kept"] == 2
     assert stage["counters"]["pdf_pages_text_layer"] == 6
+
+
+def test_a_pdf_the_crawler_cut_is_dropped_even_when_its_bytes_look_whole(shared_data, tmp_path):
+    """WARC-Truncated says the crawler stopped reading; a cut at a revision's %%EOF would pass the byte check."""
+    import gzip
+
+    pdf = (shared_data / "pdf/born_digital/docling/multi_page.pdf").read_bytes()
+    assert pdf.rstrip().endswith(b"%%EOF")
+    http = b"HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\nContent-Length: %d\r\n\r\n" % len(pdf) + pdf
+    records = b""
+    for i, truncated in enumerate((None, "length")):
+        head = (f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:{i}>\r\n"
+                f"WARC-Target-URI: http://x.org/{i}.pdf\r\nContent-Type: application/http; msgtype=response\r\n"
+                + (f"WARC-Truncated: {truncated}\r\n" if truncated else "") + f"Content-Length: {len(http)}\r\n\r\n")
+        records += gzip.compress(head.encode() + http + b"\r\n\r\n")
+    (tmp_path / "pdfs.warc.gz").write_bytes(records)
+    cfg = load_config(text=f"""
+inputs: [{{path: {tmp_path / "pdfs.warc.gz"}, pdf: true}}]
+output: {tmp_path / "out"}
+engine: {{executor: local}}
+stages:
+  - {{name: pdf_extract, engine: none}}
+""")
+    result = run_pipeline(cfg)
+    stage = next(s for s in result.stats["stages"] if s["name"] == "pdf_extract")
+    assert stage["dropped"] == {codes.TRUNCATED: 1} and stage["kept"] == 1

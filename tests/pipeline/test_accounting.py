@@ -83,7 +83,7 @@ def test_every_rejected_and_error_row_names_its_input(run, inputs):
     assert [c for c in pq.read_schema(next((out / "rejected").glob("*.parquet"))).names][:7] == [
         "id", "locator", "source", "url", "domain", "language", "stage"]
     forms = {  # how each kind of input spells a position inside it
-        inputs["warc"]: r"@\d+", inputs["clipped"]: r"@\d+", inputs["cut_jsonl"]: "", inputs["jsonl"]: r":\d+",
+        inputs["warc"]: r"@\d+", inputs["clipped"]: r"@\d+", inputs["cut_jsonl"]: r"(:\d+)?", inputs["jsonl"]: r":\d+",
         inputs["pdf"]: "", inputs["truncated_pdf"]: "",
     }
     for row in rejected + errors:
@@ -93,6 +93,7 @@ def test_every_rejected_and_error_row_names_its_input(run, inputs):
     by_error = {(r["error"], r["locator"]) for r in errors}
     assert ("read_warc_truncated", f"{inputs['clipped']}@0") in by_error
     assert ("read_EOFError", inputs["cut_jsonl"]) in by_error  # the unreadable rest of a file: its path
+    # (its lines decoded before the cut are documents, each `path:line`: some are rejected by the stages)
     assert ("read_bad_json", f"{inputs['jsonl']}:4") in by_error
     assert ("test_boom_ValueError", f"{inputs['jsonl']}:3") in by_error  # located past the reader too
     truncated = [r for r in rejected if r["reason"] == codes.TRUNCATED]

@@ -83,11 +83,13 @@ def test_a_run_output_row_without_text_fails_alone(tmp_path):
     from winnow.pipeline.readers.parquet import ParquetReader
     from winnow.pipeline.stage import ERROR_COLUMN
 
-    rows = [{"id": "a", "text": "kept text", "metadata": "{}"}, {"id": "b", "text": None, "metadata": "{}"}]
+    (a, meta_a), (b, meta_b) = schema.identity("in.jsonl:1"), schema.identity("in.jsonl:2")  # as a run writes them
+    rows = [{"id": a, "text": "kept text", "metadata": schema.metadata_json(meta_a)},
+            {"id": b, "text": None, "metadata": schema.metadata_json(meta_b)}]
     table = schema.documents_from_records(rows).cast(schema.DOCUMENT_SCHEMA)
     pq.write_table(table, tmp_path / "part.parquet")
     out = list(ParquetReader(ParquetReader.Params()).read(str(tmp_path / "part.parquet")))
-    assert [o.kept["id"].to_pylist() for o in out] == [["a"]]
+    assert [o.kept["id"].to_pylist() for o in out] == [[a]]
     assert out[0].failed[ERROR_COLUMN].to_pylist() == ["read_bad_record"]
 
 
@@ -95,7 +97,7 @@ PLAIN = [b'{"id": ID1, "text": "hello \\u00e9 \\ud83d\\ude00", "url": "https://x
          b'{"id": ID2, "text": "seven", "language": "en", "language_score": 1, "source": ""}',
          b'{"text": "no id\\u0000", "license": "cc-by", "domain": null, "source": "mine"}\r']
 ODD = [b'{"text": "lone \\ud800"}', b'{"text": "caf\xe9"}', b'{"text": "a", "text": "b"}', b'{"text": "t", "id": 1.5}',
-       b'{"text": "t", "id": "2020-01-01"}', b'{"text": "t", "metadata": {"k": 1}}', b'{"text": "t", "extra": 1}',
+       b'{"text": "t", "id": "2020-01-01"}', b'{"text": "t", "metadata": {"k": 1}}', b'{"text": "t", "extra": 1}', b'{"text": "t", "extra": null}',
        b'{"id": "no text"}', b'{"text": 3}', b'{"text": "a"} {"text": "b"}', b"[1]", b"{bad", b'{"text": null}']
 
 
