@@ -25,12 +25,12 @@ class EngineConfig(BaseModel):
     # its workers costs more CPU than one unit can win back); ray: always Ray; local: in-process, one unit at a time
     executor: Literal["auto", "ray", "local"] = "auto"
     address: str | None = None  # Ray cluster address; RAY_ADDRESS also works
-    num_cpus: int | None = None  # for an embedded Ray; default: all cores
+    num_cpus: int | None = Field(None, ge=1)  # for an embedded Ray; default: all cores
     object_store_memory_mb: int | None = None  # for an embedded Ray; default: Ray's
-    max_in_flight: int | None = None  # units running or queued at once (backpressure); default 2 × CPUs
-    batch_size: int = 1000  # rows per batch through the stages
+    max_in_flight: int | None = Field(None, ge=1)  # units running or queued at once (backpressure); default 2 × CPUs
+    batch_size: int = Field(1000, ge=1)  # rows per batch through the stages
     keep_rejected_text: bool = False  # store dropped documents' text in rejected/
-    memory_budget_mb: int = 2048  # for global stages that can spill (dedup)
+    memory_budget_mb: int = Field(2048, ge=1)  # for global stages that can spill (dedup)
     files_per_unit: int | None = Field(None, ge=1)  # input files per unit; default: the reader's (1, PDFs 64)
     split_files: bool = True  # few large gzip WARC/WET/WAT files: read each in byte spans, one unit per span
 
@@ -129,10 +129,10 @@ def _load_config(
     executor: str | None = None,
 ) -> PipelineConfig:
     raw = read_yaml_mapping(path, text, TOP_LEVEL_KEYS)
-    unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))
+    params = apply_overrides(raw, path, overrides)
+    unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))  # after --set, which may name one (`--set foo.bar=1`)
     if unknown:
         raise ConfigError(f"unknown top-level key {unknown[0]!r}; allowed keys: {', '.join(TOP_LEVEL_KEYS)}")
-    params = apply_overrides(raw, path, overrides)
     specs = _input_specs(raw, params, inputs)
     out = _output_dir(raw, params, output)
     engine = _engine_config(raw, params, address, executor)
@@ -176,7 +176,7 @@ def _output_dir(raw: dict[str, Any], params: Params, output: str | None) -> str:
     out = output or params.substitute(raw.get("output"), "output")
     if not out or not isinstance(out, str):
         raise ConfigError("output: no output directory; set output: or pass --output")
-    return out
+    return os.path.expanduser(out)  # as input paths are: `output: ~/runs/x` is not a folder named "~"
 
 
 def _engine_config(raw: dict[str, Any], params: Params, address: str | None, executor: str | None) -> EngineConfig:

@@ -6,6 +6,7 @@ Plans depend on the config and the inputs alone, so a rerun plans the same units
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass
 
@@ -101,9 +102,11 @@ def plan_units(config: PipelineConfig) -> list[Unit]:
         options = tuple(sorted(spec.options.items()))
         todo: list[tuple[str, str]] = []
         for path in _listed_paths(spec):
-            if path in seen:
+            # the same file under two spellings (a.jsonl, ./a.jsonl, /abs/a.jsonl) is read once, as first listed
+            same = path if storage.is_remote(path) else os.path.abspath(path)
+            if same in seen:
                 continue
-            seen.add(path)
+            seen.add(same)
             try:
                 todo.append((path, spec.format if spec.format != "auto" else detect_format(path)))
             except ValueError as exc:

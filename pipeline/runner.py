@@ -21,7 +21,7 @@ from winnow.pipeline.planning import (
 )
 from winnow.pipeline.readers.base import READ_STAGE
 from winnow.pipeline.registry import STAGES
-from winnow.pipeline.stage import GlobalStage
+from winnow.pipeline.stage import GlobalStage, error_detail
 from winnow.pipeline.worker import run_unit
 
 log = logging.getLogger("winnow")
@@ -46,7 +46,11 @@ def _check_output(config: PipelineConfig, layout: Layout, overwrite: bool) -> No
     """A rerun resumes only the same run; another config's output is refused unless overwriting."""
     fingerprint = config.fingerprint()
     if overwrite:
-        for d in (layout.documents, layout.rejected, layout.errors, layout.work):
+        from winnow.pipeline.report import ADDED_SECTIONS  # imported here: report.py is loaded at the end of a run
+
+        # report.d/ holds sections other commands added to the old run's report (winnow ablate's verdicts)
+        added = storage.join(config.output, ADDED_SECTIONS)
+        for d in (layout.documents, layout.rejected, layout.errors, layout.work, added):
             storage.delete_dir(d)
     elif storage.exists(layout.manifest):
         previous = json.loads(storage.read_bytes(layout.manifest))
@@ -72,6 +76,8 @@ def run_pipeline(
     units = plan_units(config)
     layout = Layout(config.output)
     _check_output(config, layout, overwrite)
+    for folder in (layout.documents, layout.rejected, layout.errors):  # what a killed run was writing: redone below
+        storage.delete_temporaries(folder)
     segments = plan_segments(config)
     own_executor = executor is None
     executor = executor or _LazyExecutor(_resolve_executor(config.engine, units))
@@ -81,7 +87,12 @@ def run_pipeline(
         for segment in segments:
             last = segment.index == len(segments) - 1
             if segment.global_stage:
-                _fit_global(config, segment, units, layout, executor, progress)
+                try:
+                    _fit_global(config, segment, units, layout, executor, progress)
+                except ClusterError as exc:
+                    raise RunError(str(exc)) from None
+                except Exception as exc:  # as for a unit's stage: one message, and a rerun resumes after the fix
+                    raise RunError(f"stage {segment.global_stage!r} could not fit: {error_detail(exc)}") from exc
             results, todo = _finished_units(layout, segment, units)
             resumed += len(results)
             label = f"segment {segment.index}" if len(segments) > 1 else "units"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from winnow.pipeline import schema
 
@@ -28,6 +28,13 @@ class StageParams(BaseModel):
 
     only_domains: list[str] | None = None
     skip_domains: list[str] | None = None
+
+    @field_validator("only_domains")
+    @classmethod
+    def _some_domain(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:  # read as "no scope" it would run the stage on every row
+            raise ValueError("only_domains: [] leaves the stage no rows; name domains, or remove the stage")
+        return value
 
 
 @dataclass(frozen=True)
@@ -274,17 +281,24 @@ class RowStage(Stage):
 class DocumentFilter(RowStage):
     """datatrove's small contract: `filter(row)` returns True to keep, or a reason string to drop.
 
-    False drops as `<stage>_dropped`; a stage with several reasons returns the reason itself.
+    False drops as `<stage>_dropped`; a stage with several reasons returns the reason itself. datatrove's
+    `(False, "reason")` works too, and any true value keeps (numpy's bools included).
     """
 
-    def filter(self, row: dict[str, Any]) -> bool | str:
+    def filter(self, row: dict[str, Any]) -> bool | str | tuple[bool, str]:
         raise NotImplementedError
 
     def process(self, batch: pa.Table) -> Outcome:
         verdicts, errors, details = self._decide(batch, self.filter)
-        reasons = [None if e or v is True else (f"{self.name}_dropped" if v is False else str(v))
-                   for v, e in zip(verdicts, errors)]
+        reasons = [None if e else self._reason(v) for v, e in zip(verdicts, errors)]
         return self._outcome(batch, reasons, errors, details)
+
+    def _reason(self, verdict: Any) -> str | None:
+        if isinstance(verdict, str):
+            return verdict
+        if isinstance(verdict, tuple) and len(verdict) == 2:  # datatrove's (keep, reason)
+            return None if verdict[0] else str(verdict[1])
+        return None if verdict else f"{self.name}_dropped"
 
 
 class DocumentAnnotator(RowStage):

@@ -297,6 +297,16 @@ def list_files(directory: str, suffix: str = "") -> list[str]:
     return sorted(out)
 
 
+def delete_temporaries(directory: str) -> None:
+    """Remove the half-written files (`*.tmp-*`) a killed process left directly under `directory`."""
+    fs, inner = filesystem(directory)
+    if fs.get_file_info(inner).type == pafs.FileType.NotFound:
+        return
+    for info in fs.get_file_info(pafs.FileSelector(inner, recursive=False)):
+        if info.type == pafs.FileType.File and ".tmp-" in posixpath.basename(info.path):
+            fs.delete_file(info.path)
+
+
 def delete_dir(path: str) -> None:
     fs, inner = filesystem(path)
     if fs.get_file_info(inner).type != pafs.FileType.NotFound:

@@ -62,7 +62,9 @@ def set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
             if node is None:
                 raise ConfigError(f"--set {dotted}: no stage named {part!r}")
         else:
-            node = node.setdefault(part, {})
+            if node.get(part) is None:  # absent, or a section left empty in the YAML (`engine:`)
+                node[part] = {}
+            node = node[part]
         if not isinstance(node, (dict, list)):
             raise ConfigError(f"--set {dotted}: {part!r} is not a section")
     if isinstance(node, list):
@@ -114,7 +116,7 @@ class Params:
             return v() if callable(v) else v
         known = ", ".join(sorted(set(self.values) | set(self.builtins))) or "(none)"
         raise ConfigError(
-            f"{where}: unknown param ${{{name}}}; defined params: {known} (add it under params: or --set)"
+            f"{where}: unknown param ${{{name}}}; defined params: {known} (declare it under params:, then --set can change it)"
         )
 
 

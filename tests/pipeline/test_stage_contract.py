@@ -104,3 +104,23 @@ def test_row_stage_fails_invalid_utf8_and_exceptions_per_row():
     out = Picky()(pa.table({"id": ["1", "2", "3"], "text": texts}))
     assert out.kept["id"].to_pylist() == ["1"]
     assert out.failed[ERROR_COLUMN].to_pylist() == ["picky_invalid_utf8", "picky_ValueError"]
+
+
+def test_filter_verdicts_numpy_bools_and_datatrove_tuples():
+    import numpy as np
+
+    from winnow.pipeline.stage import DocumentFilter
+
+    verdicts = {"a": np.float64(5) > 3, "b": np.False_, "c": (False, "too_odd"), "d": (True, "ignored"),
+                "e": "named_reason", "f": None, "g": True}
+
+    class Judge(DocumentFilter):
+        name = "judge"
+
+        def filter(self, row):
+            return verdicts[row["text"]]
+
+    out = Judge()(pa.table({"id": list(verdicts), "text": list(verdicts)}))
+    assert out.kept["id"].to_pylist() == ["a", "d", "g"]
+    assert dict(zip(out.dropped["id"].to_pylist(), out.dropped[REASON_COLUMN].to_pylist())) == {
+        "b": "judge_dropped", "c": "too_odd", "e": "named_reason", "f": "judge_dropped"}
