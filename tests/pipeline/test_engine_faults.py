@@ -87,3 +87,26 @@ def test_the_same_file_under_three_spellings_is_read_once(records, tmp_path, mon
                            "engine: {executor: local}\nstages: []\n")
     run_pipeline(cfg)
     assert pq.read_table(tmp_path / "o" / "documents").num_rows == 20
+
+
+def test_a_stage_that_returns_other_rows_than_it_was_given_fails_them_all():
+    """Counts would balance over a duplicated row and a lost one, or over rewritten ids; the ids do not."""
+    import pyarrow as pa
+
+    from winnow.pipeline import schema
+    from winnow.pipeline.apply import apply_stage
+    from winnow.pipeline.stage import ERROR_COLUMN, Outcome, Stage
+
+    class Dupe(Stage):
+        def process(self, batch):
+            return Outcome(kept=pa.concat_tables([batch.slice(0, 1), batch.slice(0, batch.num_rows - 1)]))
+
+    class Renamer(Stage):
+        def process(self, batch):
+            return Outcome(kept=batch.set_column(0, schema.ID, pa.array([f"new{i}" for i in range(batch.num_rows)])))
+
+    batch = schema.documents_from_records([{"id": f"d{i}", "text": f"text {i}"} for i in range(4)])
+    for stage in (Dupe(), Renamer()):
+        out = apply_stage(stage, "odd", batch, "00000")
+        assert out.kept.num_rows == 0 and out.failed[ERROR_COLUMN].to_pylist() == ["odd_broke_contract"] * 4
+        assert out.failed[schema.ID].to_pylist() == batch[schema.ID].to_pylist()

@@ -95,10 +95,13 @@ def test_other_config_into_same_output_is_refused(corpus, tmp_path):
     assert run_pipeline(other, overwrite=True).balanced
 
 
-def test_lossy_stage_fails_the_run(corpus, tmp_path):
+def test_lossy_stage_is_caught_and_its_rows_fail(corpus, tmp_path):
+    """A stage that silently loses a row: the engine compares the rows it returned with those it was given, fails
+    the batch's rows with the reason, and the books balance with every row accounted for."""
     cfg = load_config(text=f"inputs: ['{corpus}/a.jsonl.gz']\noutput: {tmp_path}/o\nengine: {{executor: local}}\nstages: [{{name: test_lossy}}]\n")
     result = run_pipeline(cfg)
-    assert not result.balanced and any("test_lossy" in p for p in result.problems)
+    stage = next(s for s in result.stats["stages"] if s["name"] == "test_lossy")
+    assert result.balanced and stage["kept"] == 0 and stage["failed"] == {"test_lossy_broke_contract": stage["in"]}
 
 
 def test_killed_run_resumes_byte_identical(corpus, tmp_path):

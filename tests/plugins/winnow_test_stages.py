@@ -105,7 +105,7 @@ if "test_lossy" not in STAGES:
 
     @register_stage("test_lossy")
     class LossyStage(DocumentFilter):
-        """A broken stage that silently loses its last row: the run must notice and fail."""
+        """A broken stage that silently loses its last row: the engine must notice and fail its rows."""
 
         def process(self, batch):
             return Outcome(kept=batch.slice(0, max(batch.num_rows - 1, 0)))
