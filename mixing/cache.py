@@ -77,6 +77,26 @@ class RunCache:
         with np.load(path) as z:
             return {k: z[k] for k in z.files}
 
+    def _reuse_path(self, swarm_key: str) -> str:
+        return os.path.join(os.path.dirname(self.root), "reuse", f"{swarm_key}.json")
+
+    def reuse_choice(self, swarm_key: str) -> list[str] | None:
+        """The run keys a swarm reused from other configs when it first ran, or None if it has not run here."""
+        path = self._reuse_path(swarm_key)
+        if not os.path.isfile(path):
+            return None
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)["reused"]
+
+    def save_reuse_choice(self, swarm_key: str, keys: list[str]) -> None:
+        """Kept so a rerun reuses the same runs whatever this or other configs added to the cache since."""
+        path = self._reuse_path(swarm_key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{uuid.uuid4().hex[:8]}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"reused": keys}, f)
+        os.replace(tmp, path)
+
     def compatible(self, proxy: dict[str, Any], tokens: int, seed: int, pools: dict[str, str]) -> list[dict[str, Any]]:
         """Runs from other configs that still apply: same proxy, budget and seed; every pool they used unchanged."""
         out = []

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from winnow.pipeline.yaml_config import load_model
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN passes every comparison a bound is checked with, then breaks sampling or training after proxies trained
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+Share = Annotated[float, Field(ge=0, le=1)]
+Positive = Annotated[float, Field(gt=0)]
+
+
+def check_cache_dir(path: str | None) -> None:
+    """Refuse a cache_dir that is (or lies under) a file now, not when the first proxy's weights are written."""
+    probe = os.path.abspath(path) if path else None
+    while probe and not os.path.exists(probe):
+        probe = os.path.dirname(probe) if os.path.dirname(probe) != probe else None
+    if probe and not os.path.isdir(probe):
+        raise ValueError(f"{path!r} is a file, not a directory" if probe == os.path.abspath(path)
+                         else f"{path!r} lies under {probe!r}, a file, not a directory")
 
 
 class TargetConfig(_Section):
@@ -38,16 +53,17 @@ class TargetConfig(_Section):
 
 
 class BoundsConfig(_Section):
-    min: dict[str, float] = Field(default_factory=dict)  # domain → least weight
-    max: dict[str, float] = Field(default_factory=dict)  # domain → most weight
+    min: dict[str, Share] = Field(default_factory=dict)  # domain → least weight
+    max: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)  # domain → most weight
     default_min: float = Field(0.0, ge=0, le=1)
     default_max: float = Field(1.0, ge=0, le=1)
     max_epochs: float = Field(4.0, gt=0)  # no domain is repeated more often than this within one proxy's budget
 
 
 class SwarmConfig(_Section):
-    # the first round of proxies; null: 8 per domain (the need grows about linearly with the domains)
-    num_mixtures: int | None = Field(None, ge=2)
+    # the first round of proxies; null: 8 per domain (the need grows about linearly with the domains); the
+    # regression's cross-validation needs at least 3
+    num_mixtures: int | None = Field(None, ge=3)
     adaptive: bool = True  # add rounds until the held-out Spearman reaches the target or stops improving
     round_mixtures: int | None = Field(None, ge=1)  # proxies per added round; null: 2 per domain
     max_mixtures: int | None = Field(None, ge=2)  # the budget of swarm proxies; null: 16 per domain
@@ -59,7 +75,7 @@ class SwarmConfig(_Section):
     # which then cost nothing extra (validation reads those very runs from the cache)
     noise_seeds: int | None = Field(None, ge=0)
     tokens_per_proxy: int = Field(300_000, gt=0)  # training tokens each proxy sees
-    concentration: tuple[float, float] = (1.0, 30.0)  # Dirichlet total concentration, drawn log-uniformly per mixture
+    concentration: tuple[Positive, Positive] = (1.0, 30.0)  # Dirichlet total concentration, drawn log-uniformly per mixture
     prior_smoothing: float = Field(0.3, ge=0, le=1)  # the prior mixes the natural distribution with this much uniform
     seed: int = 0
     reuse_max_fraction: float = Field(0.5, ge=0, le=1)  # at most this share of the swarm from runs of other configs
@@ -129,6 +145,20 @@ class MixConfig(_Section):
             raise ValueError("give exactly one of documents: (a run's output or files with a domain column) "
                              "or sources: (files per domain)")
         return self
+
+    @field_validator("domains")
+    @classmethod
+    def _each_once(cls, domains: list[str] | None) -> list[str] | None:
+        twice = sorted({d for d in domains or [] if domains.count(d) > 1})
+        if twice:  # a repeated domain gets two weights, and the one written would not sum to 1 with the others
+            raise ValueError(f"{', '.join(twice)} listed more than once; list each domain once")
+        return domains
+
+    @field_validator("cache_dir")
+    @classmethod
+    def _a_directory(cls, cache_dir: str | None) -> str | None:
+        check_cache_dir(cache_dir)
+        return cache_dir
 
     def resolved_cache_dir(self) -> str:
         return self.cache_dir or os.path.join(self.output, "cache")

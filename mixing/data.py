@@ -79,7 +79,7 @@ def _scan(files: list[str], fraction: float, file_domains: dict[str, str]) -> tu
     """One pass over the documents: per domain, held-out (id, text) pairs and training text hashes and ids; and the
     inputs' content hash (`inputs_hash`, the pools' cache key), from the same read of each file."""
     heldout: dict[str, list[tuple[str, str]]] = {}
-    train_hashes: dict[bytes, str] = {}  # text hash → an id holding it
+    train_hashes: dict[bytes, list[str]] = {}  # text hash → every id holding it
     train_ids: dict[str, str] = {}  # id → domain
     inputs = HashedInputs(files)
     for path, held in inputs:
@@ -90,7 +90,7 @@ def _scan(files: list[str], fraction: float, file_domains: dict[str, str]) -> tu
                     heldout.setdefault(dom, []).append((doc_id, text))
                 else:
                     train_ids[doc_id] = dom
-                    train_hashes.setdefault(_text_hash(text), doc_id)
+                    train_hashes.setdefault(_text_hash(text), []).append(doc_id)
     return heldout, train_hashes, train_ids, inputs.content_hash
 
 
@@ -158,7 +158,7 @@ def prepare(cfg: MixConfig) -> MixData:
 
     # Held-out documents and verbatim copies of them stay out of training (and out of the tokenizer).
     exclude = {i for docs in heldout.values() for i, _ in docs}
-    exclude |= {train_hashes[h] for docs in heldout.values() for _, t in docs if (h := _text_hash(t)) in train_hashes}
+    exclude |= {i for docs in heldout.values() for _, t in docs for i in train_hashes.get(_text_hash(t), ())}
     cache_dir = cfg.resolved_cache_dir()
     tok = _tokenizer(cfg, files, file_domains, exclude, cache_dir, content_hash)
     pools = build_pools(files, tok, os.path.join(cache_dir, "pools"), domains=domains, exclude_ids=exclude,

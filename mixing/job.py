@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -20,7 +21,7 @@ from winnow.mixing.config import MixConfig
 from winnow.mixing.data import MixData, prepare, write_targets
 from winnow.mixing.optimise import optimise
 from winnow.mixing.simplex import Bounds, make_bounds, natural, project, sample_dirichlet
-from winnow.mixing.swarm import RunRequest, SwarmRunner, epochs_used, make_spec, steps_for
+from winnow.mixing.swarm import RunRequest, SwarmRunner, epochs_used, steps_for
 from winnow.mixing.validate import objective, summarise, verdict
 
 log = logging.getLogger("winnow.mix")
@@ -55,21 +56,44 @@ def _bounds(cfg: MixConfig, data: MixData) -> Bounds:
                        b.max_epochs)
 
 
-def _swarm_requests(cfg: MixConfig, runner: SwarmRunner, bounds: Bounds, prior: np.ndarray, n: int) -> tuple[list, list]:
+def _swarm_requests(cfg: MixConfig, runner: SwarmRunner, bounds: Bounds, prior: np.ndarray, n: int,
+                    own: list[RunRequest]) -> tuple[list, list]:
     """The first round's sampled mixtures, minus as many untrained ones as there are applicable runs from other
-    configs."""
+    configs. `own`: this config's other runs known before the swarm (noise seeds, baseline validation runs)."""
     rng = np.random.default_rng(cfg.swarm.seed)
     mixtures = sample_dirichlet(rng, n, prior, tuple(cfg.swarm.concentration), bounds)
     requests = [RunRequest(m, cfg.swarm.seed, "swarm") for m in mixtures]
-    from winnow.mixing.cache import run_key
-
-    keys = [run_key(make_spec(r.mixture, runner.domains, runner.pool_fps, runner.proxy, runner.tokens, r.seed))
-            for r in requests]
-    foreign = runner.reusable(set(keys), cfg.swarm.seed)
+    keys = [runner.key(r) for r in requests]
+    foreign = {r.key: r for r in runner.reusable(set(keys) | {runner.key(r) for r in own}, cfg.swarm.seed)}
     misses = [i for i, k in enumerate(keys) if runner.cache.get(k) is None]
-    n_reuse = min(len(foreign), len(misses), int(cfg.swarm.reuse_max_fraction * n))
-    dropped = set(misses[len(misses) - n_reuse:]) if n_reuse else set()
-    return [r for i, r in enumerate(requests) if i not in dropped], foreign[:n_reuse]
+    room = min(len(misses), int(cfg.swarm.reuse_max_fraction * n))
+    reused = _reuse_choice(runner.cache, _swarm_key(keys, cfg.swarm.reuse_max_fraction), foreign, room)
+    dropped = set(misses[len(misses) - len(reused):]) if reused else set()
+    return [r for i, r in enumerate(requests) if i not in dropped], reused
+
+
+def _swarm_key(keys: list[str], reuse_max_fraction: float) -> str:
+    """Names a first round: its runs' keys fix the pools, proxy, budget, seed and mixtures."""
+    return hashlib.sha256(json.dumps([sorted(keys), reuse_max_fraction]).encode()).hexdigest()[:20]
+
+
+def _reuse_choice(cache: RunCache, swarm_key: str, foreign: dict[str, Any], room: int) -> list:
+    """The runs of other configs this swarm reuses: those its first run chose while they all still apply, so a rerun
+    reads the same points even after this config's own validation runs (or other configs' runs) joined the cache."""
+    saved = cache.reuse_choice(swarm_key)
+    if saved is not None and len(saved) <= room and all(k in foreign for k in saved):
+        return [foreign[k] for k in saved]
+    chosen = list(foreign.values())[:room]
+    cache.save_reuse_choice(swarm_key, [r.key for r in chosen])
+    return chosen
+
+
+def _baseline_requests(cfg: MixConfig, baselines: dict[str, np.ndarray]) -> list[RunRequest]:
+    """The baselines' validation runs: known before the swarm, and this config's own, so never reused as foreign."""
+    if not cfg.validation.enabled:
+        return []
+    return [RunRequest(w, cfg.swarm.seed + s, name) for name, w in baselines.items()
+            for s in range(cfg.validation.seeds)]
 
 
 def _round_requests(cfg: MixConfig, bounds: Bounds, prior: np.ndarray, round_no: int, n: int) -> list[RunRequest]:
@@ -113,16 +137,17 @@ def run_mix(cfg: MixConfig, progress: Callable[[str], None] = lambda s: None) ->
     nat = natural(data.num_tokens(), data.domains)
     prior = (1 - cfg.swarm.prior_smoothing) * nat + cfg.swarm.prior_smoothing / len(data.domains)
     uniform = project(np.full(len(data.domains), 1 / len(data.domains)), bounds)[0]
+    baselines = {"natural": project(nat, bounds)[0], "uniform": uniform}
     executor = make_executor(cfg, device)
     try:
         runner = _runner(cfg, data, executor, device, pack)
-        swarm = _run_swarm(cfg, runner, bounds, prior, uniform, target_w, progress)
+        swarm = _run_swarm(cfg, runner, bounds, prior, baselines, target_w, progress)
         fit = swarm.fit or _regress(cfg, swarm.points, target_w, need_folds=False)
         per_target = _per_target(cfg, fit, swarm.points, target_w)
         opt = optimise(fit.model, bounds, prior, cfg.optimiser.samples, cfg.optimiser.top_k, cfg.optimiser.seed)
         progress(f"regression: {fit.name}, held-out Spearman {fit.spearman[fit.name]:.3f}")
-        candidates = {"optimized": opt.weights, "natural": project(nat, bounds)[0], "uniform": uniform}
-        validation = _validate(cfg, runner, candidates, target_w, progress)
+        candidates = {"optimized": opt.weights, **baselines}
+        validation = _validate(cfg, runner, candidates, target_w, swarm.noise, progress)
     finally:
         executor.shutdown()
     weights = _write_weights(cfg, data, candidates["optimized"])
@@ -144,17 +169,18 @@ def _runner(cfg: MixConfig, data: MixData, executor: Any, device: str, pack: int
     )
 
 
-def _run_swarm(cfg: MixConfig, runner: SwarmRunner, bounds: Bounds, prior: np.ndarray, uniform: np.ndarray,
+def _run_swarm(cfg: MixConfig, runner: SwarmRunner, bounds: Bounds, prior: np.ndarray, baselines: dict[str, np.ndarray],
                target_w: dict[str, float], progress) -> _Swarm:
     """Measure the noise on a probe (the uniform mixture at a few seeds, a few first-round mixtures), train the rest
     of the first round (cached runs are read back; runs of other configs rescored), then add rounds while the
     held-out Spearman still rises."""
     plan = Plan.of(cfg.swarm, len(runner.domains))
-    requests, reused = _swarm_requests(cfg, runner, bounds, prior, plan.first)
     # the same mixture and seeds as validation's uniform runs, so validation reads them from the cache
     seeds = cfg.validation.seeds if cfg.swarm.noise_seeds is None else cfg.swarm.noise_seeds
-    repeats = [RunRequest(uniform, cfg.swarm.seed + s, "uniform") for s in range(seeds)]
+    repeats = [RunRequest(baselines["uniform"], cfg.swarm.seed + s, "uniform") for s in range(seeds)]
     repeats = repeats if len(repeats) >= 2 else []
+    own = repeats + _baseline_requests(cfg, baselines)
+    requests, reused = _swarm_requests(cfg, runner, bounds, prior, plan.first, own)
     progress(f"swarm: {len(requests)} mixtures over {len(runner.domains)} domains "
              f"({len(reused)} reused from earlier configs), {len(repeats)} seeds of the uniform mixture for the noise")
     t1 = time.perf_counter()
@@ -234,7 +260,8 @@ def _per_target(cfg: MixConfig, fit: regression.Fit, points: list, target_w: dic
     return per_target
 
 
-def _validate(cfg: MixConfig, runner: SwarmRunner, candidates: dict, target_w: dict, progress) -> _Validation:
+def _validate(cfg: MixConfig, runner: SwarmRunner, candidates: dict, target_w: dict, noise: Noise | None,
+              progress) -> _Validation:
     """Every candidate mixture trained with the same seeds; the paired verdict of optimised vs the baselines."""
     if not cfg.validation.enabled:
         return _Validation()
@@ -243,7 +270,9 @@ def _validate(cfg: MixConfig, runner: SwarmRunner, candidates: dict, target_w: d
     requests = [RunRequest(w, cfg.swarm.seed + s, name) for name, w in candidates.items()
                 for s in range(cfg.validation.seeds)]
     summary = summarise(runner.run(requests, progress), target_w)
-    return _Validation(summary, verdict(summary), time.perf_counter() - t2, runner.trained - trained_before)
+    seed_noise = (noise.seed_std, noise.runs) if noise else None  # what one validation seed cannot measure
+    return _Validation(summary, verdict(summary, seed_noise=seed_noise), time.perf_counter() - t2,
+                       runner.trained - trained_before)
 
 
 def _write_weights(cfg: MixConfig, data: MixData, optimized: np.ndarray) -> dict[str, float]:

@@ -172,6 +172,7 @@ class SwarmRunner:
         self.proxy, self.tokens, self.cache = proxy, tokens, cache
         self.executor, self.device, self.pack, self.threads = executor, device, pack, threads
         self.trained = 0
+        self.fresh: set[str] = set()  # keys trained by this runner: not "cached" when a later step reads them back
         self.train_seconds = 0.0
         self._refs: tuple | None = None
 
@@ -192,13 +193,16 @@ class SwarmRunner:
         return RunResult(key=key, mixture=req.mixture, seed=req.seed, label=req.label, losses=losses,
                          train_loss=rec["train_loss"], cached=cached, record=rec)
 
+    def key(self, req: RunRequest) -> str:
+        return run_key(make_spec(req.mixture, self.domains, self.pool_fps, self.proxy, self.tokens, req.seed))
+
     def run(self, requests: list[RunRequest], progress: Callable[[str], None] | None = None) -> list[RunResult]:
         specs = [make_spec(r.mixture, self.domains, self.pool_fps, self.proxy, self.tokens, r.seed) for r in requests]
         keys = [run_key(s) for s in specs]
         todo = self.cache.missing(specs)
         self._train(list(todo.values()), progress)
         self.rescore(keys)
-        return [self.result(k, self.cache.get(k), r, cached=k not in todo) for k, r in zip(keys, requests)]
+        return [self.result(k, self.cache.get(k), r, cached=k not in self.fresh) for k, r in zip(keys, requests)]
 
     def _train(self, specs: list[dict], progress: Callable[[str], None] | None) -> None:
         if not specs:
@@ -207,6 +211,7 @@ class SwarmRunner:
         self.train_seconds += train_packs(self.executor, train_pack, packs, self._shared(), self.device, self.threads,
                                           self._store, progress)
         self.trained += len(specs)
+        self.fresh |= {run_key(s) for s in specs}
 
     def _store(self, rec: dict) -> None:
         state = rec.pop("state")

@@ -6,8 +6,9 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from winnow.mixing.config import Positive, check_cache_dir
 from winnow.pipeline.yaml_config import ConfigError, load_model
 
 
@@ -47,7 +48,8 @@ TIERS: dict[str, Tier] = {
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN passes the checks a value gets here, then fails training after proxies trained
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class TopPercentConfig(_Section):
@@ -136,7 +138,7 @@ class AblateConfig(_Section):
     tier: Literal["cpu-s", "cpu-m", "gpu-s", "gpu-m"] = "cpu-s"
     tokens: int | Literal["auto"] | None = None  # None: the tier's; auto: the tier's, capped at the smallest variant
     seeds: int | None = Field(None, ge=2)
-    learning_rates: list[float] | None = Field(None, min_length=2)
+    learning_rates: list[Positive] | None = Field(None, min_length=2)
     allow_repetition: bool = False
     tokenizer: str | None = None  # a tokenizer.json; default: a byte-level BPE trained on the union of the variants
     vocab_size: int = Field(2048, ge=257)
@@ -150,6 +152,12 @@ class AblateConfig(_Section):
     proxy: ProxyOverrides = Field(default_factory=ProxyOverrides)
     stats: StatsConfig = Field(default_factory=StatsConfig)
     engine: AblateEngineConfig = Field(default_factory=AblateEngineConfig)
+
+    @field_validator("cache_dir")
+    @classmethod
+    def _a_directory(cls, cache_dir: str | None) -> str | None:
+        check_cache_dir(cache_dir)
+        return cache_dir
 
     def check(self) -> AblateConfig:
         """Checks across keys (raised as one-line ConfigErrors, not as pydantic's dumps of the whole config)."""

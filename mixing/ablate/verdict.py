@@ -97,9 +97,13 @@ def holm(pvalues: list[float]) -> tuple[list[float], list[int]]:
 
 
 def apply_holm(pairs: list[PairStats], alpha: float) -> None:
+    """Holm's step-down: the r smallest p-values are rejected, each at alpha / (m - its rank). The first pair not
+    rejected stops the procedure, so it and every later pair keep that step's level: a later pair's own, laxer level
+    would give it an interval that excludes zero beside a difference Holm does not call."""
     adjusted, ranks = holm([p.main.p() for p in pairs])
+    rejected = sum(adj < alpha for adj in adjusted)
     for p, adj, rank in zip(pairs, adjusted, ranks):
-        p.p_holm, p.alpha_holm = adj, alpha / (len(pairs) - rank)
+        p.p_holm, p.alpha_holm = adj, alpha / (len(pairs) - min(rank, rejected))
 
 
 def disagreements(stats: PairStats, kinds: dict[str, str], alpha: float) -> list[str]:

@@ -39,6 +39,9 @@ def mix(job: JobOptions) -> None:
 
 def verdict_line(v: dict) -> str:
     """The validation verdict in one line: is the optimised mixture better than the best baseline beyond noise?"""
+    if v["noise"] is None:
+        return (f"verdict: cannot be judged (margin {v['margin']:+.4f} over {v['best_baseline']}, {v['test']}); "
+                "set validation.seeds or swarm.noise_seeds to 2 or more")
     if v["better_beyond_noise"]:
         word = "better than"
     elif v["at_least_as_good"]:

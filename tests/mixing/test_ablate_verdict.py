@@ -89,7 +89,8 @@ def test_holm_adjusts_step_down():
     V.apply_holm([a], 0.05)
     assert a.p_holm < 0.05
     V.apply_holm([a, b], 0.05)
-    assert a.p_holm > 0.05 and b.p_holm > 0.05 and {a.alpha_holm, b.alpha_holm} == {0.025, 0.05}
+    # Holm stops at the first pair, so neither is tested (or given an interval) at the laxer 0.05
+    assert a.p_holm > 0.05 and b.p_holm > 0.05 and a.alpha_holm == b.alpha_holm == 0.025
     out = V.decide([a], {}, 0.05, 0.8, 2)
     assert out["verdict"] == "inconclusive"
 
