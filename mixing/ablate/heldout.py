@@ -24,6 +24,11 @@ def grams(text: str) -> set[int]:
     return {hash(tuple(words[i : i + GRAM])) for i in range(len(words) - GRAM + 1)}
 
 
+def _short_key(text: str) -> int:
+    """A text under GRAM words has no 8-gram: its words, as grams() reads them, stand for it whole."""
+    return hash(tuple(_WORD.findall(text.lower())))
+
+
 class OverlapIndex:
     """Which training documents repeat an evaluation text (a copy, a near copy, or a page that embeds it)."""
 
@@ -33,11 +38,14 @@ class OverlapIndex:
         self._owner: dict[int, int] = {}  # 8-gram → the first evaluation text holding it
         self._seen: Counter = Counter()  # 8-gram → how many evaluation texts hold it
         self._sizes: list[int] = []
+        self._short: set[int] = set()  # evaluation texts too short for 8-grams, matched by all their words
 
     def add(self, doc_id: str | None, text: str) -> None:
         if doc_id is not None:
             self.ids.add(doc_id)
         g = grams(text)
+        if not g and _WORD.search(text):  # a text without a word would match every other wordless text
+            self._short.add(_short_key(text))
         k = len(self._sizes)
         self._sizes.append(len(g))
         for h in g:
@@ -52,7 +60,7 @@ class OverlapIndex:
             return True
         g = grams(text)
         if not g:
-            return False
+            return _short_key(text) in self._short
         matched = [h for h in g if self._content(h)]
         if len(matched) >= self.overlap * len(g):
             return True

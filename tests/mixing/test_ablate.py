@@ -322,3 +322,18 @@ def test_overlap_index_removes_embedded_copies_but_not_shared_templates(shared_d
     )
     kept, removed = index.remove_from(training)
     assert removed == 2 and kept.ids == ["other-site", "same-site-new-page"]
+
+
+def test_overlap_index_removes_a_short_held_out_text_under_another_id():
+    """A text under 8 words has no 8-gram; its copy under another id (a URL in a raw variant) still goes."""
+    from winnow.mixing.ablate.heldout import OverlapIndex
+    from winnow.mixing.ablate.variants import Docs
+
+    index = OverlapIndex(0.5)
+    index.add("held-short", "Quarterly rainfall totals for Lisbon rose sharply.")
+    index.add("held-empty", "—")  # no word at all: matches nothing
+    training = Docs(ids=["raw:copy", "raw:other", "raw:dash"],
+                    texts=["quarterly rainfall totals, for Lisbon, rose sharply", "Lisbon rose sharply.", "…"],
+                    domains=["web"] * 3)
+    kept, removed = index.remove_from(training)
+    assert removed == 1 and kept.ids == ["raw:other", "raw:dash"]
