@@ -92,19 +92,24 @@ def _listed_paths(spec: InputSpec) -> list[str]:
         raise storage.InputError(f"{source.listing_url}: {exc}") from None
 
 
+def _spelled(path: str) -> str:
+    """One spelling per local file (a.jsonl, ./a.jsonl and /abs/a.jsonl are one input); URLs as they are."""
+    return path if storage.is_remote(path) else os.path.abspath(path)
+
+
 def plan_units(config: PipelineConfig) -> list[Unit]:
     """Units of work in a stable order (config order, then sorted within each glob): one per file, groups of
     consecutive small files of one format (`engine.files_per_unit`, else the reader's `files_per_unit`), or byte
     spans of a large file when there are few (`_spans_by_path`)."""
     units: list[Unit] = []
     seen: set[str] = set()
+    own = _spelled(config.output).rstrip("/") + "/"  # the run's own output folder, when a folder input holds it
     for spec in config.inputs:
         options = tuple(sorted(spec.options.items()))
         todo: list[tuple[str, str]] = []
         for path in _listed_paths(spec):
-            # the same file under two spellings (a.jsonl, ./a.jsonl, /abs/a.jsonl) is read once, as first listed
-            same = path if storage.is_remote(path) else os.path.abspath(path)
-            if same in seen:
+            same = _spelled(path)
+            if same in seen or same.startswith(own):  # its own outputs are never a run's input
                 continue
             seen.add(same)
             try:

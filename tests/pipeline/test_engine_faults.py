@@ -110,3 +110,12 @@ def test_a_stage_that_returns_other_rows_than_it_was_given_fails_them_all():
         out = apply_stage(stage, "odd", batch, "00000")
         assert out.kept.num_rows == 0 and out.failed[ERROR_COLUMN].to_pylist() == ["odd_broke_contract"] * 4
         assert out.failed[schema.ID].to_pylist() == batch[schema.ID].to_pylist()
+
+
+def test_an_output_inside_a_folder_input_is_not_read_back(records, tmp_path):
+    """`inputs: [data/]` with `output: data/out`: the second run must not take the first run's files as input."""
+    cfg = load_config(text=f"inputs: [{records.parent}]\noutput: {records.parent / 'out'}\n"
+                           "engine: {executor: local}\nstages: []\n")
+    for _ in range(2):  # the second run finds out/ (documents, stats, _work) inside the input folder
+        result = run_pipeline(cfg)
+        assert result.balanced and result.stats["stages"][0]["in"] == 20
