@@ -92,6 +92,13 @@ def _listed_paths(spec: InputSpec) -> list[str]:
         raise storage.InputError(f"{source.listing_url}: {exc}") from None
 
 
+def _own_outputs(output: str) -> tuple[str, ...]:
+    """What a run writes (its parts, work files, stats and report), spelled as `_spelled` spells inputs."""
+    out = _spelled(output).rstrip("/")
+    folders = tuple(f"{out}/{name}/" for name in ("documents", "rejected", "errors", "_work", "report.d"))
+    return folders + (f"{out}/stats.json", f"{out}/report.html")
+
+
 def _spelled(path: str) -> str:
     """One spelling per local file (a.jsonl, ./a.jsonl and /abs/a.jsonl are one input); URLs as they are."""
     return path if storage.is_remote(path) else os.path.abspath(path)
@@ -103,7 +110,7 @@ def plan_units(config: PipelineConfig) -> list[Unit]:
     spans of a large file when there are few (`_spans_by_path`)."""
     units: list[Unit] = []
     seen: set[str] = set()
-    own = _spelled(config.output).rstrip("/") + "/"  # the run's own output folder, when a folder input holds it
+    own = _own_outputs(config.output)  # when a folder input holds the output folder
     for spec in config.inputs:
         options = tuple(sorted(spec.options.items()))
         todo: list[tuple[str, str]] = []
