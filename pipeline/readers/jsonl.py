@@ -131,8 +131,9 @@ class JsonlReader(Reader):
         try:
             with storage.open_text_lines(path) as lines:
                 # readline with a limit: iterating lines would first build a line of any length in memory.
-                for lineno, raw in enumerate(iter(lambda: lines.readline(limit + 1), b""), start=1):
-                    if len(raw) > limit:
+                # limit + 2: a line of exactly `limit` bytes still has room for its CRLF
+                for lineno, raw in enumerate(iter(lambda: lines.readline(limit + 2), b""), start=1):
+                    if len(raw) - raw.endswith(b"\n") - raw.endswith(b"\r\n") > limit:
                         raise ValueError(f"line {lineno} is longer than max_line_bytes={limit}")
                     if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
                         raw = raw[len(codecs.BOM_UTF8) :]  # a byte order mark starts the file, not the record

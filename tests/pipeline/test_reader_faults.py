@@ -365,3 +365,14 @@ def test_a_warc_gz_inside_a_record_payload_is_no_record_start_for_a_span(shared_
     read, _ = run_read(tmp_path, path)
     assert read["units"] > 2 and read["in"] == 3 and read["kept"] == 2 and not read["failed"]
     assert read["dropped"] == {"read_warc_non_html": 1}
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n"])
+def test_max_line_bytes_counts_the_record_not_its_line_break(tmp_path, eol):
+    line = json.dumps({"id": "x", "text": "a" * 30}).encode()
+    (tmp_path / "a.jsonl").write_bytes(line + eol + line[:-1] + b' ,"b": 1}' + eol)  # the second is over the cap
+    config = load_config(text=json.dumps({"inputs": [{"path": str(tmp_path / "a.jsonl"), "max_line_bytes": len(line)}],
+                                          "output": str(tmp_path / "out"), "engine": {"executor": "local"},
+                                          "stages": []}))
+    read = run_pipeline(config).stats["stages"][0]
+    assert read["kept"] == 1 and sum(read["failed"].values()) == 1
