@@ -13,11 +13,6 @@ from typing import Any
 from winnow.pipeline import sandbox
 
 
-def _clean(text: str) -> str:
-    """Valid UTF-8 without NULs: lone surrogates from broken fonts would make Arrow refuse the row."""
-    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-
-
 class _Reader:
     def setup(self, init: dict[str, Any]) -> dict[str, Any]:
         import pymupdf
@@ -37,13 +32,13 @@ class _Reader:
         return {"engine": self.engine.name if self.engine else None}
 
     def read(self, frames: list[bytes]) -> dict[str, Any]:
-        from winnow.ocr.document import ExtractError, extract_pdf
+        from winnow.ocr.document import ExtractError, extract_pdf, valid_text
 
         try:
             result = extract_pdf(frames[0], self.opts, self.engine, progress=lambda i: sandbox.reply({"page": i}))
         except ExtractError as exc:
             return {"ok": False, "code": exc.code, "error": str(exc)[:2000]}
-        result["text"] = _clean(result["text"])
+        result["text"] = valid_text(result["text"])
         return {"ok": True, "result": result}
 
     def is_memory_error(self, exc: BaseException) -> bool:

@@ -222,7 +222,12 @@ def pdf_rights(doc: pymupdf.Document) -> dict[str, str]:
             out[key] = value[:1000]
     # PyMuPDF hands broken UTF-16 (half an emoji) over as lone surrogates, which the metadata column cannot hold:
     # one such field would fail a readable document.
-    return {k: v.replace("\x00", "").encode("utf-8", "replace").decode("utf-8") for k, v in out.items()}
+    return {k: valid_text(v) for k, v in out.items()}
+
+
+def valid_text(text: str) -> str:
+    """Valid UTF-8 without NULs: lone surrogates from broken fonts or metadata would make Arrow refuse the row."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 def _xmp_value(xmp: str, tag: str) -> str | None:
